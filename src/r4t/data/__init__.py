@@ -1,0 +1,1 @@
+"""Catalog sources: generated built-ins, real-data loaders, shards and datamodules."""

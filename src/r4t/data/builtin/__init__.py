@@ -1,0 +1,1 @@
+"""Generated catalogs (``music``, ``fashion``) registered in the ``catalogs`` registry."""

@@ -1,0 +1,89 @@
+"""Run-directory layout, fingerprints and atomic writes.
+
+Every cached artefact lives in a folder named by a hash of what made it (config
+section + fingerprints of its inputs), so a changed config rebuilds only what
+changed and a half-written folder is never mistaken for a finished one: writers
+fill a temporary sibling and rename it into place as the last step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def stable_json(obj: Any) -> str:
+    """Canonical JSON used for hashing and for byte-identical outputs."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def config_hash(*parts: Any, length: int = 12) -> str:
+    """Short sha256 of the canonical JSON of ``parts``."""
+    return hashlib.sha256(stable_json(list(parts)).encode()).hexdigest()[:length]
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path) -> Iterator[Path]:
+    """Yield a temp folder; on success rename it to ``final`` (replacing nothing half-done).
+
+    If ``final`` already exists (another process finished first) the new copy is
+    discarded. On error the temp folder is removed and ``final`` is untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file via temp + fsync + rename so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def safe_join(root: str | Path, *parts: str) -> Path:
+    """Join under ``root`` and refuse paths that escape it (e.g. '../../etc')."""
+    from r4t.errors import ConfigError
+
+    root_resolved = Path(root).resolve()
+    target = root_resolved.joinpath(*parts).resolve()
+    if target != root_resolved and root_resolved not in target.parents:
+        raise ConfigError(f"path {'/'.join(parts)!r} escapes the run directory {root_resolved}")
+    return target
