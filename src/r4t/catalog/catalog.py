@@ -8,6 +8,7 @@ fingerprint) on every machine.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -117,6 +118,17 @@ class Catalog:
             if q.reference is not None and any(not (0 <= i < n) for i in q.reference):
                 raise DataError(f"{source}: query {q.qid!r} reference refers to an unknown item index")
         return self
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical records: equal for equal content, whatever the source."""
+        h = hashlib.sha256()
+        for record in self._item_records():
+            h.update(stable_json(record).encode())
+        for c in self.collections:
+            h.update(stable_json(asdict(c)).encode())
+        for q in self.queries:
+            h.update(stable_json(asdict(q)).encode())
+        return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ storage
     def save(self, directory: str | Path) -> Path:

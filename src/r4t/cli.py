@@ -1,0 +1,122 @@
+"""The `r4t` command.
+
+fit/validate/test/predict go through LightningCLI (``-c``, ``--print_config``,
+``--trainer.*``, class_path/init_args), extended only at its documented hooks. The
+stage commands (data, list, and the later rl/synthesize/benchmark) read the same YAML
+sections with plain code. Errors r4t raises on purpose print as one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Sequence
+
+from r4t.errors import R4TError
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+USAGE = """usage: r4t COMMAND [options]
+
+commands:
+  fit        train the set-diffusion retriever (LightningCLI; -c CONFIG, --print_config, --trainer.*)
+  validate   validate a checkpoint (LightningCLI)
+  test       test a checkpoint (LightningCLI)
+  predict    predict with a checkpoint (LightningCLI)
+  data       build the catalog, embeddings and faiss indexes for a config (cached)
+  list       list registered components: r4t list [KIND]
+
+r4t COMMAND --help shows the options of one command.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command in LIGHTNING_COMMANDS:
+            return _lightning(command, rest)
+        if command == "data":
+            return _data(rest)
+        if command == "list":
+            return _list(rest)
+    except R4TError as exc:
+        print(f"r4t {command}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"r4t: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+# ---------------------------------------------------------------------- lightning
+def _lightning(command: str, rest: list[str]) -> int:
+    from r4t.lightning_cli import R4TLightningCLI
+
+    t0 = time.perf_counter()
+    saved_argv = sys.argv
+    sys.argv = [f"r4t {command}"]  # LightningCLI reads `args`, not the process's argv
+    try:
+        R4TLightningCLI(args=[command, *rest])
+    except SystemExit as exc:  # argparse/--print_config/--help exit through here
+        return int(exc.code or 0)
+    finally:
+        sys.argv = saved_argv
+    print(f"[r4t {command}] done in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+# ---------------------------------------------------------------------- data
+def _data(rest: list[str]) -> int:
+    from r4t.config import load_config, validate_components
+    from r4t.data.prepare import DataConfig, prepare_data
+
+    parser = argparse.ArgumentParser(prog="r4t data", description="Build (or reuse) catalog, embeddings and indexes.")
+    parser.add_argument("-c", "--config", required=True, help="YAML config (same file as r4t fit)")
+    parser.add_argument("--run_dir", help="override the config's run_dir")
+    args = parser.parse_args(rest)
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg["run_dir"] = args.run_dir
+    validate_components(cfg)
+    t0 = time.perf_counter()
+    data = prepare_data(DataConfig.from_mapping(cfg))
+    print(f"[r4t data] ready in {time.perf_counter() - t0:.1f}s: {len(data.catalog)} items, "
+          f"{len(data.catalog.collections)} collections, {len(data.catalog.queries)} queries, dim {data.item_emb.shape[1]}")
+    for name, path in data.paths.items():
+        print(f"  {name:<10} {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------- list
+def _list(rest: list[str]) -> int:
+    from r4t.components import all_registries
+
+    regs = all_registries()
+    parser = argparse.ArgumentParser(prog="r4t list", description="List registered components.")
+    parser.add_argument("kind", nargs="?", choices=sorted(regs), help="one kind (default: all)")
+    args = parser.parse_args(rest)
+    for kind in [args.kind] if args.kind else sorted(regs):
+        reg = regs[kind]
+        print(f"{kind}:")
+        descriptions = reg.describe()
+        width = max((len(n) for n in descriptions), default=0)
+        for name, doc in descriptions.items():
+            print(f"  {name:<{width}}  {doc}")
+        if not descriptions:
+            print("  (none registered)")
+        for name, err in reg.plugin_errors.items():
+            print(f"  {name:<{width}}  [failed to load] {err}")
+    return 0
+
+
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,55 @@
+"""Spotify Million Playlist Dataset loader (``mpd.slice.*.json``; user-provided).
+
+Tracks are deduplicated by ``track_uri``; a track's text is its name, artist and album.
+Playlists become collections and their names open-ended queries, split 8:1:1 by a
+stable hash of the playlist id.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from r4t.catalog.catalog import Catalog, Collection, Query
+from r4t.data.records import field, hash_split, nonempty_list, read_json
+from r4t.data.sources import catalogs
+from r4t.errors import DataError
+
+
+@catalogs.register("mpd")
+def mpd(path: str, max_slices: int | None = None) -> Catalog:
+    """Spotify Million Playlist Dataset from mpd.slice.*.json files; user-provided, never downloaded."""
+    root = Path(path)
+    files = sorted(root.glob("mpd.slice.*.json")) if root.is_dir() else [root]
+    if not files or not files[0].exists():
+        raise DataError(f"mpd: no mpd.slice.*.json files under {root}")
+    files = files[:max_slices] if max_slices else files
+    index: dict[str, int] = {}
+    ids, texts, artists, albums = [], [], [], []
+    collections, queries = [], []
+    for file in files:
+        data = read_json(file)
+        for n, pl in enumerate(field(data, "playlists", list, str(file))):
+            pid = str(field(pl, "pid", int, f"{file} playlist #{n}"))
+            where = f"{file} playlist {pid}"
+            name = field(pl, "name", str, where)
+            members = []
+            for m, tr in enumerate(nonempty_list(pl, "tracks", where)):
+                tw = f"{where} track #{m}"
+                uri = field(tr, "track_uri", str, tw)
+                if uri not in index:
+                    index[uri] = len(ids)
+                    ids.append(uri)
+                    track, artist = field(tr, "track_name", str, tw), field(tr, "artist_name", str, tw)
+                    album = field(tr, "album_name", str, tw, optional=True) or ""
+                    texts.append(f"{track} by {artist}" + (f", from {album}" if album else ""))
+                    artists.append(artist)
+                    albums.append(album)
+                members.append(index[uri])
+            cid = f"mpd-{pid}"
+            collections.append(Collection(cid=cid, title=name.strip() or cid, items=list(dict.fromkeys(members))))
+            if name.strip():
+                queries.append(Query(qid=cid, text=name.strip(), split=hash_split(cid), kind="open"))
+    return Catalog(
+        name="mpd", domain="music", item_ids=ids, item_texts=texts,
+        attributes={"artist": artists, "album": albums}, collections=collections, queries=queries,
+    ).validate("mpd")

@@ -1,0 +1,37 @@
+"""The backbone contract and its registry."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from r4t.registry import Registry
+
+backbones: Registry = Registry("backbones", entry_point_group="r4t.backbones")
+
+
+class Backbone(nn.Module):
+    """F(x [B, L, d], noise [B], cond [B, d], cond_mask [B]) -> [B, L, d].
+
+    ``cond_mask`` is False where the condition is dropped (classifier-free guidance);
+    the backbone replaces it with a learned null embedding.
+    """
+
+    def __init__(self, dim: int, set_size: int) -> None:
+        super().__init__()
+        self.dim, self.set_size = dim, set_size
+
+
+class NoiseEmbedding(nn.Module):
+    """Fourier features of c_noise followed by an MLP (as in EDM/DDPM++)."""
+
+    def __init__(self, width: int, num_freqs: int = 64) -> None:
+        super().__init__()
+        self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(1000.0), num_freqs)), persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * num_freqs, width), nn.SiLU(), nn.Linear(width, width))
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        angles = noise[:, None] * self.freqs[None]
+        return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=-1))

@@ -1,0 +1,25 @@
+"""The EDM-preconditioned denoiser D(x; sigma, z_q): plain torch, used for serving."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from r4t.diffusion import edm
+from r4t.diffusion.backbones.base import Backbone
+
+
+class SetDenoiser(nn.Module):
+    """Predicts the clean set Z [B, L, d] from a noisy one at noise level sigma [B]."""
+
+    def __init__(self, backbone: Backbone, sigma_data: float) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.sigma_data = float(sigma_data)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if cond_mask is None:
+            cond_mask = torch.ones(len(x), dtype=torch.bool, device=x.device)
+        s = sigma.reshape(-1, 1, 1).to(x.dtype)
+        f = self.backbone(edm.c_in(s, self.sigma_data) * x, edm.c_noise(sigma.to(x.dtype)), cond, cond_mask)
+        return edm.c_skip(s, self.sigma_data) * x + edm.c_out(s, self.sigma_data) * f

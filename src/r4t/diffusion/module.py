@@ -1,0 +1,112 @@
+"""SetDiffusion: the thin LightningModule that trains a SetDenoiser with the EDM loss.
+
+The backbone is a registry spec, built in ``configure_model`` once the datamodule has
+told us the embedding dimension (and, by default, sigma_data measured from the data),
+so a config never has to repeat what the embedder already decides. Both end up in the
+hyper-parameters, so a checkpoint rebuilds itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import lightning as L
+import torch
+
+from r4t.diffusion import edm
+from r4t.diffusion.backbones import backbones
+from r4t.diffusion.denoiser import SetDenoiser
+from r4t.errors import ConfigError
+
+
+class SetDiffusion(L.LightningModule):
+    """EDM set diffusion over L x d item-embedding sets conditioned on a query embedding."""
+
+    def __init__(
+        self,
+        backbone: Any = "coherent_transformer",
+        set_size: int = 10,
+        dim: int | None = None,
+        sigma_data: float | None = None,
+        sigma_min: float = 1e-4,
+        sigma_max: float = 80.0,
+        train_noise: str = "lognormal",
+        p_mean: float = -1.2,
+        p_std: float = 1.2,
+        cond_dropout: float = 0.1,
+        lr: float = 3e-4,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 200,
+        ema_decay: float = 0.999,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if train_noise not in ("lognormal", "tangent"):
+            raise ConfigError(f"model.train_noise must be 'lognormal' or 'tangent', got {train_noise!r}")
+        backbones.resolve(backbone)  # fail on an unknown name now, not after data preparation
+        self.denoiser: SetDenoiser | None = None
+        self.ema: SetDenoiser | None = None
+        if dim is not None and sigma_data is not None:
+            self._build(dim, sigma_data)
+
+    # ------------------------------------------------------------------ building
+    def _build(self, dim: int, sigma_data: float) -> None:
+        self.hparams.dim, self.hparams.sigma_data = int(dim), float(sigma_data)
+        net = backbones.build(self.hparams.backbone, dim=int(dim), set_size=self.hparams.set_size)
+        self.denoiser = SetDenoiser(net, sigma_data)
+        self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
+
+    def configure_model(self) -> None:
+        if self.denoiser is not None:
+            return
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is None or not hasattr(dm, "dim"):
+            raise ConfigError("SetDiffusion needs model.dim and model.sigma_data, or a datamodule that provides them")
+        if self.hparams.dim is not None and self.hparams.dim != dm.dim:
+            raise ConfigError(f"model.dim={self.hparams.dim} but the data's embeddings have dimension {dm.dim}")
+        self._build(dm.dim, self.hparams.sigma_data or dm.sigma_data)
+
+    # ------------------------------------------------------------------ training
+    def _loss(self, batch: dict[str, torch.Tensor], dropout: float) -> torch.Tensor:
+        assert self.denoiser is not None
+        z, cond = batch["set"], batch["query"]
+        n = len(z)
+        hp = self.hparams
+        sigma = edm.sample_training_sigma(n, hp.train_noise, hp.p_mean, hp.p_std, hp.sigma_min, hp.sigma_max, device=z.device)
+        noisy = z + sigma.reshape(-1, 1, 1) * torch.randn_like(z)
+        keep = torch.rand(n, device=z.device) >= dropout
+        pred = self.denoiser(noisy, sigma, cond, keep)
+        per_sample = ((pred - z) ** 2).mean(dim=(1, 2))
+        return (edm.loss_weight(sigma, hp.sigma_data) * per_sample).mean()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch, self.hparams.cond_dropout)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["set"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        torch.manual_seed(1234 + batch_idx)  # same noise every validation: comparable curves
+        loss = self._loss(batch, 0.0)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["set"]), sync_dist=True)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        assert self.denoiser is not None and self.ema is not None
+        with torch.no_grad():
+            for e, p in zip(self.ema.parameters(), self.denoiser.parameters()):
+                e.lerp_(p, 1.0 - self.hparams.ema_decay)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        assert self.denoiser is not None
+        opt = torch.optim.AdamW(self.denoiser.parameters(), lr=self.hparams.lr, betas=(0.9, 0.99), weight_decay=self.hparams.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(self.hparams.warmup_steps, max(total // 10, 1))
+
+        def schedule(step: int) -> float:  # linear warm-up, then cosine decay to 0
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(total - warmup, 1))))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,48 @@
+"""LightningCLI for r4t, extended only through LightningCLI's documented hooks.
+
+Adds the top-level stage sections (run_dir, catalog, embedder, index, reward) so one
+YAML drives every command, links them into the datamodule, and validates every
+registry spec before anything is instantiated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning.pytorch.cli import LightningCLI
+
+from r4t.config import validate_components
+from r4t.data.datamodules import CuratedSetDataModule
+from r4t.diffusion.module import SetDiffusion
+
+
+class R4TLightningCLI(LightningCLI):
+    def __init__(self, args: list[str]) -> None:
+        super().__init__(
+            model_class=SetDiffusion,
+            datamodule_class=CuratedSetDataModule,
+            subclass_mode_data=True,
+            args=args,
+            parser_kwargs={"parser_mode": "omegaconf"},
+            save_config_kwargs={"overwrite": True},
+        )
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_argument("--run_dir", type=str, default="runs/default", help="where every stage caches its outputs")
+        parser.add_argument("--catalog", type=Any, default="music", help="catalog spec (name or mapping)")
+        parser.add_argument("--embedder", type=Any, default="minilm", help="embedder spec (name or mapping)")
+        parser.add_argument("--index", type=dict, default={}, help="CatalogIndex settings (factory, metric, nprobe, use_gpu)")
+        parser.add_argument("--reward", type=dict, default={}, help="reward section (components and weights)")
+        for key in ("run_dir", "catalog", "embedder", "index"):
+            parser.link_arguments(key, f"data.init_args.{key}")
+
+    def before_instantiate_classes(self) -> None:
+        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        validate_components(_plain(cfg))
+
+
+def _plain(namespace: Any) -> Any:
+    """jsonargparse Namespace -> plain dicts/lists."""
+    if hasattr(namespace, "as_dict"):
+        return namespace.as_dict()
+    return namespace

@@ -1,0 +1,49 @@
+"""The reward contract: a set in, a total and named terms out (torchtune-style).
+
+Rewards are registered unconfigured (classes or functions) in ``rewards``; third-party
+packages add theirs through the ``r4t.rewards`` entry-point group and a YAML config
+names them like the built-ins.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from r4t.registry import Registry
+
+rewards: Registry = Registry("rewards", entry_point_group="r4t.rewards")
+
+
+@dataclass
+class RewardOutput:
+    """``total`` [B] plus every named component [B], so trainers can log each term."""
+
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class SetBatch:
+    """What a reward may look at for B sets of k items each (fields a reward needs must be set)."""
+
+    query_emb: torch.Tensor | None = None          # [B, d]
+    subquery_emb: torch.Tensor | None = None       # [B, k, d]
+    item_emb: torch.Tensor | None = None           # [B, k, d] content embeddings of the set's items
+    item_ids: list[list[int]] | None = None        # the set's catalog indices
+    retrieved_ids: list[list[list[int]]] | None = None  # per set, per sub-query: ranked hits
+    reference_ids: list[list[int]] | None = None   # per set: the reference answer (WSCR)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Reward(ABC):
+    """A pure, batched, deterministic set-level score."""
+
+    name: str = "reward"
+
+    @abstractmethod
+    def __call__(self, batch: SetBatch) -> RewardOutput:
+        """Score every set in ``batch``."""

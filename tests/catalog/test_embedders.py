@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from r4t.catalog.embedders import check_embeddings, embedders
+from r4t.errors import DataError
+
+
+def test_hashing_is_deterministic_unit_norm_and_sized():
+    emb = embedders.build({"name": "hashing", "dim": 128})
+    texts = ["rainy day jazz", "road trip rock anthems", "rainy day jazz"]
+    a, b = emb.encode(texts), emb.encode(texts)
+    assert a.shape == (3, 128) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(a[0], a[2])
+    assert a[0] @ a[1] < 0.5
+
+
+def test_hashing_rejects_text_without_tokens():
+    with pytest.raises(DataError, match="no word tokens"):
+        embedders.build("hashing").encode(["!!!"])
+
+
+def test_check_embeddings_rejects_nan_and_wrong_dim():
+    with pytest.raises(DataError, match="row 1 contains NaN"):
+        check_embeddings(np.array([[1.0, 0.0], [np.nan, 1.0]]), "test")
+    with pytest.raises(DataError, match="dimension 2 does not match the expected 3"):
+        check_embeddings(np.ones((2, 2)), "test", dim=3)
+
+
+def test_minilm_offline_semantics_and_projection():
+    full = embedders.build("minilm")
+    texts = ["smooth jazz piano trio", "jazz piano ballads", "heavy metal guitar riffs"]
+    e = full.encode(texts)
+    assert e.shape == (3, 384)
+    assert e[0] @ e[1] > e[0] @ e[2]  # a real sentence model, not noise
+    small = embedders.build({"name": "minilm", "dim": 128})
+    p = small.encode(texts)
+    assert p.shape == (3, 128)
+    np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, rtol=1e-5)
+    assert p[0] @ p[1] > p[0] @ p[2]  # the projection keeps the geometry
