@@ -1,0 +1,50 @@
+import math
+
+import pytest
+import torch
+
+from r4t.diffusion import edm
+from r4t.diffusion.backbones import backbones
+from r4t.diffusion.denoiser import SetDenoiser
+
+
+def test_preconditioning_matches_the_edm_formulas():
+    s, sd = torch.tensor([0.5]), 0.088
+    assert edm.c_skip(s, sd).item() == pytest.approx(sd**2 / (0.25 + sd**2))
+    assert edm.c_out(s, sd).item() == pytest.approx(0.5 * sd / math.sqrt(0.25 + sd**2))
+    assert edm.c_in(s, sd).item() == pytest.approx(1 / math.sqrt(0.25 + sd**2))
+    assert edm.c_noise(s).item() == pytest.approx(math.log(0.5) / 4)
+    assert edm.loss_weight(s, sd).item() == pytest.approx((0.25 + sd**2) / (0.5 * sd) ** 2)
+    # at tiny sigma the denoiser passes its input through; at huge sigma it ignores it
+    assert edm.c_skip(torch.tensor([1e-4]), sd).item() == pytest.approx(1.0, abs=1e-5)
+    assert edm.c_skip(torch.tensor([80.0]), sd).item() == pytest.approx(0.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lognormal", "tangent"])
+def test_training_sigma_in_range_and_seeded(kind):
+    a = edm.sample_training_sigma(1000, kind, generator=torch.Generator().manual_seed(0))
+    b = edm.sample_training_sigma(1000, kind, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.min() >= 1e-4 and a.max() <= 80.0
+    with pytest.raises(ValueError, match="unknown training noise"):
+        edm.sample_training_sigma(2, "uniform")
+
+
+def test_coherent_transformer_is_permutation_equivariant():
+    torch.manual_seed(0)
+    net = backbones.build({"name": "coherent_transformer", "depth": 2, "width": 32, "mlp": 64, "heads": 4, "dropout": 0.0}, dim=8, set_size=5).eval()
+    den = SetDenoiser(net, sigma_data=0.3)
+    x, cond, sigma = torch.randn(2, 5, 8), torch.randn(2, 8), torch.tensor([0.5, 2.0])
+    perm = torch.randperm(5)
+    out, out_perm = den(x, sigma, cond), den(x[:, perm], sigma, cond)
+    torch.testing.assert_close(out[:, perm], out_perm, atol=1e-5, rtol=1e-5)
+
+
+def test_mlp_backbone_shapes_and_condition_dropout_changes_output():
+    torch.manual_seed(0)
+    net = backbones.build({"name": "mlp", "width": 64, "depth": 2, "dropout": 0.0}, dim=8, set_size=5).eval()
+    with torch.no_grad():
+        net.null_cond.fill_(1.0)
+    x, cond = torch.randn(3, 5, 8), torch.randn(3, 8)
+    keep = net(x, torch.zeros(3), cond, torch.ones(3, dtype=torch.bool))
+    drop = net(x, torch.zeros(3), cond, torch.zeros(3, dtype=torch.bool))
+    assert keep.shape == (3, 5, 8) and not torch.allclose(keep, drop)

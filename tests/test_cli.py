@@ -1,0 +1,68 @@
+"""The CLI in-process through main([...]) on the tiny config."""
+
+import pytest
+
+from r4t.cli import main
+from tests.conftest import TINY_CONFIG
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_help_and_unknown_command(capsys):
+    assert main([]) == 0 and "commands:" in capsys.readouterr().out
+    assert main(["frobnicate"]) == 2 and "unknown command 'frobnicate'" in capsys.readouterr().err
+
+
+def test_list_all_and_one_kind(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for kind in ("catalogs:", "embedders:", "backbones:", "rewards:"):
+        assert kind in out
+    assert main(["list", "rewards"]) == 0
+    out = capsys.readouterr().out
+    assert "vendi_diversity" in out and "catalogs:" not in out
+
+
+def test_print_config(capsys):
+    assert main(["fit", "-c", str(TINY_CONFIG), "--print_config"]) == 0
+    out = capsys.readouterr().out
+    assert "catalog:" in out and "coherent_transformer" in out and "max_epochs: 1" in out
+
+
+def test_data_then_fit_fast_dev_run(tmp_path, capsys):
+    assert main(["data", "-c", str(TINY_CONFIG)]) == 0
+    assert "ready in" in capsys.readouterr().out
+    assert main(["fit", "-c", str(TINY_CONFIG), "--trainer.fast_dev_run=true"]) == 0
+    assert (tmp_path / "runs" / "tiny" / "cache").is_dir()
+
+
+def test_fit_trains_and_checkpoint_rebuilds_itself(tmp_path):
+    from r4t.diffusion.module import SetDiffusion
+
+    assert main(["fit", "-c", str(TINY_CONFIG), "--trainer.enable_checkpointing=true", "--trainer.max_epochs=2"]) == 0
+    ckpts = list((tmp_path / "runs" / "tiny" / "diffusion").rglob("*.ckpt"))
+    assert ckpts, "no checkpoint written"
+    model = SetDiffusion.load_from_checkpoint(ckpts[0], weights_only=True)
+    assert model.hparams.dim == 64 and model.denoiser is not None
+
+
+def test_config_errors_are_one_line_with_key_paths(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY_CONFIG.read_text().replace("name: hashing", "name: hashin").replace("coherent_transformer", "transformr"))
+    assert main(["data", "-c", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "embedder: unknown embedders 'hashin'. Did you mean 'hashing'?" in err
+    assert "model.backbone: unknown backbones 'transformr'" in err
+    assert "Traceback" not in err
+    assert main(["fit", "-c", str(bad)]) == 2
+    assert "unknown embedders 'hashin'" in capsys.readouterr().err
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(TINY_CONFIG.read_text() + "\ncatalogue: {name: music}\n")
+    assert main(["data", "-c", str(typo)]) == 2
+    assert "unknown top-level key(s) ['catalogue']" in capsys.readouterr().err
+    assert main(["data", "-c", str(tmp_path / "missing.yaml")]) == 2
+    assert "not found" in capsys.readouterr().err
