@@ -47,6 +47,8 @@ def test_fit_trains_and_checkpoint_rebuilds_itself(tmp_path):
     assert ckpts, "no checkpoint written"
     model = SetDiffusion.load_from_checkpoint(ckpts[0], weights_only=True)
     assert model.hparams.dim == 64 and model.denoiser is not None
+    for command in ("validate", "test"):
+        assert main([command, "-c", str(TINY_CONFIG), f"--ckpt_path={ckpts[0]}"]) == 0
 
 
 def test_config_errors_are_one_line_with_key_paths(tmp_path, capsys):

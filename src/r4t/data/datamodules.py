@@ -54,7 +54,7 @@ class CuratedSetDataModule(L.LightningDataModule):
         index: dict[str, Any] | None = None,
         set_size: int = 10,
         batch_size: int = 64,
-        val_fraction: float = 0.05,
+        val_fraction: float = 0.05,  # and as much again for test
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
@@ -74,14 +74,15 @@ class CuratedSetDataModule(L.LightningDataModule):
             return
         self.data = prepare_data(self.config, quiet=True)
         cols = self.data.catalog.collections
-        if len(cols) < 2:
-            raise ConfigError(f"catalog {self.data.catalog.name!r} has {len(cols)} collections; need at least 2 to train")
+        if len(cols) < 3:
+            raise ConfigError(f"catalog {self.data.catalog.name!r} has {len(cols)} collections; need at least 3 (train/val/test)")
         order = np.random.default_rng(self.seed).permutation(len(cols))
-        n_val = max(1, int(round(len(cols) * self.val_fraction)))
+        n_val = max(1, int(round(len(cols) * self.val_fraction)))  # the test split has the same size
         members = [np.asarray(c.items) for c in cols]
         q = self.data.collection_title_emb
         make = lambda idx: CuratedSetDataset(q[idx], [members[i] for i in idx], self.data.item_emb, self.set_size)  # noqa: E731
-        self.val_set, self.train_set = make(order[:n_val]), make(order[n_val:])
+        self.val_set, self.test_set = make(order[:n_val]), make(order[n_val : 2 * n_val])
+        self.train_set = make(order[2 * n_val :])
 
     @property
     def dim(self) -> int:
@@ -99,3 +100,6 @@ class CuratedSetDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self.test_set, batch_size=self.batch_size, num_workers=self.num_workers)

@@ -86,10 +86,16 @@ class SetDiffusion(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["set"]))
         return loss
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        torch.manual_seed(1234 + batch_idx)  # same noise every validation: comparable curves
+    def _eval_loss(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
+        torch.manual_seed(1234 + batch_idx)  # same noise every evaluation: comparable curves
         loss = self._loss(batch, 0.0)
-        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch["set"]), sync_dist=True)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["set"]), sync_dist=True)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_loss(batch, batch_idx, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_loss(batch, batch_idx, "test")
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         assert self.denoiser is not None and self.ema is not None
