@@ -28,14 +28,6 @@ def config_hash(*parts: Any, length: int = 12) -> str:
     return hashlib.sha256(stable_json(list(parts)).encode()).hexdigest()[:length]
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @contextlib.contextmanager
 def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield a temp folder; on success rename it to ``final`` (replacing nothing half-done).
@@ -55,35 +47,3 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file via temp + fsync + rename so readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-
-def safe_join(root: str | Path, *parts: str) -> Path:
-    """Join under ``root`` and refuse paths that escape it (e.g. '../../etc')."""
-    from r4t.errors import ConfigError
-
-    root_resolved = Path(root).resolve()
-    target = root_resolved.joinpath(*parts).resolve()
-    if target != root_resolved and root_resolved not in target.parents:
-        raise ConfigError(f"path {'/'.join(parts)!r} escapes the run directory {root_resolved}")
-    return target

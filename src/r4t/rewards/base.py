@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from r4t.errors import DataError
 from r4t.registry import Registry
 
 rewards: Registry = Registry("rewards", entry_point_group="r4t.rewards")
@@ -47,3 +48,21 @@ class Reward(ABC):
     @abstractmethod
     def __call__(self, batch: SetBatch) -> RewardOutput:
         """Score every set in ``batch``."""
+
+
+class TermReward(Reward):
+    """A reward that is a single named term: declare the SetBatch fields it ``needs`` and
+    implement ``score``; missing fields fail with a message naming them."""
+
+    needs: tuple[str, ...] = ()
+
+    @abstractmethod
+    def score(self, batch: SetBatch) -> torch.Tensor:
+        """[B] scores."""
+
+    def __call__(self, batch: SetBatch) -> RewardOutput:
+        missing = [n for n in self.needs if getattr(batch, n) is None]
+        if missing:
+            raise DataError(f"reward {self.name!r} needs SetBatch fields {missing}")
+        value = self.score(batch)
+        return RewardOutput(value, {self.name: value})

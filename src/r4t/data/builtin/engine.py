@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -165,5 +165,3 @@ def build_catalog(domain: Domain, size: CatalogSize, seed: int, name: str) -> Ca
         meta={"seed": seed, "generator": f"r4t.data.builtin.{domain.name}"},
     ).validate(f"generated {name} catalog")
 
-
-GeneratorFn = Callable[..., Catalog]
