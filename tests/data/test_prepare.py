@@ -28,3 +28,15 @@ def test_prepared_data_is_consistent(tiny_data):
     assert len(d.collection_emb) == len(d.collection_title_emb) == len(d.catalog.collections)
     # an item's nearest neighbour in the index is itself
     assert d.item_index.search(d.item_emb[:5], 1)[1][:, 0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_incomplete_cache_fails_with_a_message(tmp_path):
+    import pytest
+
+    from r4t.errors import DataError
+
+    cfg = DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 16}, run_dir=str(tmp_path))
+    data = prepare_data(cfg, quiet=True)
+    (data.paths["embeddings"] / "queries.npy").unlink()
+    with pytest.raises(DataError, match=r"missing \['queries.npy'\]; delete the folder to rebuild"):
+        prepare_data(cfg, quiet=True)

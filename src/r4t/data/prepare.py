@@ -27,6 +27,10 @@ from r4t.data.sources import catalogs
 from r4t.errors import DataError
 from r4t.runs import atomic_dir, config_hash
 
+# Bump when the layout of a cache folder changes: older folders then stop matching
+# (they are ignored, not misread).
+CACHE_FORMAT = 2
+
 
 @dataclass
 class DataConfig:
@@ -88,7 +92,7 @@ def _log(msg: str, quiet: bool) -> None:
 
 
 def load_or_build_catalog(spec: Any, cache: Path, quiet: bool = False) -> tuple[Catalog, Path]:
-    folder = cache / "catalog" / config_hash(spec, _input_stats(spec))
+    folder = cache / "catalog" / config_hash(CACHE_FORMAT, spec, _input_stats(spec))
     if (folder / "meta.json").exists():
         _log(f"catalog: reusing {folder}", quiet)
         return Catalog.load(folder), folder
@@ -104,11 +108,14 @@ def load_or_build_catalog(spec: Any, cache: Path, quiet: bool = False) -> tuple[
 def load_or_build_embeddings(
     catalog: Catalog, embedder_spec: Any, cache: Path, quiet: bool = False
 ) -> tuple[dict[str, np.ndarray], Path, Embedder | None]:
-    folder = cache / "embeddings" / config_hash(catalog.fingerprint(), embedder_spec)
+    folder = cache / "embeddings" / config_hash(CACHE_FORMAT, catalog.fingerprint(), embedder_spec)
     names = ("items", "queries", "collections", "collection_titles")
     if (folder / "meta.json").exists():
         _log(f"embeddings: reusing {folder}", quiet)
         meta = json.loads((folder / "meta.json").read_text())
+        missing = [f"{n}.npy" for n in names if not (folder / f"{n}.npy").exists()]
+        if missing:
+            raise DataError(f"{folder}: cached embeddings are incomplete (missing {missing}); delete the folder to rebuild")
         arrays = {n: np.load(folder / f"{n}.npy", allow_pickle=False) for n in names}
         for n, a in arrays.items():
             check_embeddings(a, f"{folder / n}.npy", dim=meta["dim"])
@@ -155,7 +162,7 @@ def prepare_data(config: DataConfig, quiet: bool = False) -> PreparedData:
     cache = Path(config.run_dir) / "cache"
     catalog, catalog_dir = load_or_build_catalog(config.catalog, cache, quiet)
     arrays, emb_dir, embedder = load_or_build_embeddings(catalog, config.embedder, cache, quiet)
-    index_key = config_hash(vectors_fingerprint(arrays["items"]), vectors_fingerprint(arrays["collections"]), config.index)
+    index_key = config_hash(CACHE_FORMAT, vectors_fingerprint(arrays["items"]), vectors_fingerprint(arrays["collections"]), config.index)
     index_dir = cache / "index" / index_key
     item_index = load_or_build_index(arrays["items"], config.index, index_dir / "items", quiet)
     collection_index = None

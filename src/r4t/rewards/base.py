@@ -37,13 +37,21 @@ class SetBatch:
     item_ids: list[list[int]] | None = None        # the set's catalog indices
     retrieved_ids: list[list[list[int]]] | None = None  # per set, per sub-query: ranked hits
     reference_ids: list[list[int]] | None = None   # per set: the reference answer (WSCR)
+    target_emb: torch.Tensor | None = None         # [B, m, d] the query's interpretations (coverage)
+    target_mask: torch.Tensor | None = None        # [B, m] False where target_emb is padding
+    item_attributes: dict[str, torch.Tensor] | None = None  # attribute -> [B, k] integer codes
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Reward(ABC):
-    """A pure, batched, deterministic set-level score."""
+    """A pure, batched, deterministic set-level score.
+
+    ``min_value`` is the lowest score the reward can give; an output that cannot be
+    scored at all (e.g. an unparsable fan-out) receives it.
+    """
 
     name: str = "reward"
+    min_value: float = 0.0
 
     @abstractmethod
     def __call__(self, batch: SetBatch) -> RewardOutput:

@@ -46,13 +46,13 @@ def groundedness(subquery_emb: torch.Tensor, catalog_emb: torch.Tensor) -> torch
     """1 - mean_i min_c ||q_i - c||_2: sub-queries that land on real catalog items score ~1."""
     if subquery_emb.shape[-1] != catalog_emb.shape[-1]:
         raise DataError(f"groundedness: sub-query dim {subquery_emb.shape[-1]} != catalog dim {catalog_emb.shape[-1]}")
-    dist = torch.cdist(subquery_emb.float(), catalog_emb.float())
+    dist = torch.cdist(_unit(subquery_emb), _unit(catalog_emb))
     return 1.0 - dist.min(dim=-1).values.mean(dim=-1)
 
 
 def groundedness_from_nearest(subquery_emb: torch.Tensor, nearest_emb: torch.Tensor) -> torch.Tensor:
     """Same as ``groundedness`` when row i of ``nearest_emb`` is q_i's nearest item (from the index)."""
-    return 1.0 - (subquery_emb.float() - nearest_emb.float()).norm(dim=-1).mean(dim=-1)
+    return 1.0 - (_unit(subquery_emb) - _unit(nearest_emb)).norm(dim=-1).mean(dim=-1)
 
 
 def alignment(subquery_emb: torch.Tensor, query_emb: torch.Tensor) -> torch.Tensor:
@@ -62,10 +62,79 @@ def alignment(subquery_emb: torch.Tensor, query_emb: torch.Tensor) -> torch.Tens
 
 def reference_recall(retrieved_ids: Sequence[Sequence[int]], reference_ids: Sequence[int]) -> float:
     """|Y ∩ ∪_i R(q_i)| / |Y| for one query: R(q_i) are the ids retrieved for sub-query i."""
+    union = [int(i) for ids in retrieved_ids for i in ids]
+    return recall_and_hit(union, reference_ids)[0]
+
+
+def coverage(item_emb: torch.Tensor, target_emb: torch.Tensor, target_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Facility-location coverage: mean over targets j of max_i max(0, cos(x_i, t_j)).
+
+    Targets are the query's interpretations (e.g. "rainy-day jazz, 60s" ... "2010s").
+    Monotone: adding an item never lowers it; a set that spans every reading scores high.
+    item_emb [.., k, d], target_emb [.., m, d], target_mask [.., m] (False = padding).
+    """
+    sim = (_unit(item_emb) @ _unit(target_emb).transpose(-1, -2)).clamp_min(0.0)  # [.., k, m]
+    best = sim.max(dim=-2).values  # [.., m]
+    if target_mask is None:
+        return best.mean(-1)
+    mask = target_mask.to(best.dtype)
+    return (best * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
+
+
+def near_duplicate_share(item_emb: torch.Tensor, threshold: float = 0.95) -> torch.Tensor:
+    """Share of items that have an earlier item with cosine >= threshold (0 = no near-duplicates)."""
+    x = _unit(item_emb)
+    sim = x @ x.transpose(-1, -2)
+    k = sim.shape[-1]
+    earlier = torch.ones(k, k, dtype=torch.bool, device=sim.device).tril(-1)
+    return ((sim >= threshold) & earlier).any(-1).float().mean(-1)
+
+
+def complementarity(
+    item_emb: torch.Tensor, roles: torch.Tensor | None = None, dup_threshold: float = 0.95
+) -> torch.Tensor:
+    """Items fill different roles: (distinct roles / k) * (1 - near-duplicate share).
+
+    ``roles`` [.., k] are integer role codes (outfit slot, playlist facet); without roles
+    only the near-duplicate penalty applies. Range [0, 1].
+    """
+    dup = near_duplicate_share(item_emb, dup_threshold)
+    if roles is None:
+        return 1.0 - dup
+    k = roles.shape[-1]
+    sorted_roles = roles.sort(dim=-1).values
+    distinct = 1 + (sorted_roles[..., 1:] != sorted_roles[..., :-1]).sum(-1)
+    return distinct.float() / k * (1.0 - dup)
+
+
+def coherence(item_emb: torch.Tensor) -> torch.Tensor:
+    """Mean pairwise cosine similarity over distinct pairs (in [-1, 1]); 1 for k = 1."""
+    x = _unit(item_emb)
+    k = x.shape[-2]
+    if k == 1:
+        return torch.ones(x.shape[:-2])
+    sim = x @ x.transpose(-1, -2)
+    off = sim.sum((-1, -2)) - sim.diagonal(dim1=-2, dim2=-1).sum(-1)
+    return off / (k * (k - 1))
+
+
+def attribute_agreement(values: torch.Tensor) -> torch.Tensor:
+    """Share of items carrying the set's most common value of one attribute (codes [.., k])."""
+    k = values.shape[-1]
+    eq = values.unsqueeze(-1) == values.unsqueeze(-2)  # [.., k, k]
+    return eq.sum(-1).max(-1).values.float() / k
+
+
+def intra_list_diversity(item_emb: torch.Tensor) -> torch.Tensor:
+    """Mean pairwise cosine distance (1 - cos) over distinct pairs; 0 for k = 1."""
+    k = item_emb.shape[-2]
+    return torch.zeros(item_emb.shape[:-2]) if k == 1 else 1.0 - coherence(item_emb)
+
+
+def recall_and_hit(retrieved_ids: Sequence[int], reference_ids: Sequence[int]) -> tuple[float, float]:
+    """Recall = |Y ∩ R| / |Y| and Hit = 1[Y ∩ R non-empty] for one query (R: all candidates)."""
     reference = set(int(i) for i in reference_ids)
     if not reference:
-        raise DataError("reference_recall: the reference set is empty")
-    hit = set()
-    for ids in retrieved_ids:
-        hit.update(int(i) for i in ids)
-    return len(reference & hit) / len(reference)
+        raise DataError("recall/hit: the reference set is empty")
+    found = len(reference & set(int(i) for i in retrieved_ids))
+    return found / len(reference), float(found > 0)

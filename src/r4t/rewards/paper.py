@@ -15,6 +15,7 @@ class Groundedness(TermReward):
     """1 - mean L2 distance from each sub-query to its nearest catalog item (top-1 hit)."""
 
     name, needs = "groundedness", ("subquery_emb", "item_emb")
+    min_value = -1.0  # distance between unit vectors is at most 2
 
     def score(self, batch: SetBatch) -> torch.Tensor:
         return F.groundedness_from_nearest(batch.subquery_emb, batch.item_emb)
@@ -28,6 +29,7 @@ class VendiDiversity(TermReward):
 
     def __init__(self, normalize: bool = True) -> None:
         self.normalize = normalize
+        self.min_value = 0.0 if normalize else 1.0
 
     def score(self, batch: SetBatch) -> torch.Tensor:
         return F.normalized_vendi(batch.item_emb) if self.normalize else F.vendi_score(batch.item_emb)
@@ -38,6 +40,7 @@ class Alignment(TermReward):
     """Mean cosine between each sub-query and the query."""
 
     name, needs = "alignment", ("subquery_emb", "query_emb")
+    min_value = -1.0
 
     def score(self, batch: SetBatch) -> torch.Tensor:
         return F.alignment(batch.subquery_emb, batch.query_emb)

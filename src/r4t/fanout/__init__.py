@@ -1,0 +1,1 @@
+"""Stage (i): the fan-out LM (prompting, parsing, grounding)."""

@@ -1,0 +1,83 @@
+"""Sub-queries -> catalog items -> the SetBatch every reward reads.
+
+All sub-queries of a batch of completions are embedded in one call and searched in one
+faiss call (top-``depth``), so grounding does not dominate an RL step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from r4t.catalog.catalog import Query
+from r4t.data.prepare import PreparedData
+from r4t.errors import DataError
+from r4t.fanout.parsing import parse_subqueries
+from r4t.rewards.base import SetBatch
+
+
+@dataclass
+class GroundedFanout:
+    """One completion, grounded: its sub-queries and the items they retrieved."""
+
+    subqueries: list[str]
+    top1: list[int]                 # nearest item per sub-query (may repeat)
+    retrieved: list[list[int]]      # top-depth per sub-query
+    batch: SetBatch                 # B = 1 view for the rewards
+
+
+class FanoutGrounder:
+    def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1) -> None:
+        if depth < 1:
+            raise DataError(f"grounding depth must be >= 1, got {depth}")
+        self.data, self.max_queries, self.depth = data, max_queries, depth
+        self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
+        self._codes = {a: torch.from_numpy(np.unique(v, return_inverse=True)[1]) for a, v in data.catalog.attributes.items()}
+
+    def query(self, qid: str) -> tuple[int, Query]:
+        if qid not in self._queries:
+            raise DataError(f"unknown query id {qid!r} in catalog {self.data.catalog.name!r}")
+        return self._queries[qid]
+
+    def ground(self, completions: Sequence[str], query_texts: Sequence[str], qids: Sequence[str] | None = None) -> list[GroundedFanout | None]:
+        """None for a completion that does not parse."""
+        parsed = [parse_subqueries(c, self.max_queries) for c in completions]
+        flat = [s for p in parsed if p for s in p]
+        if not flat:
+            return [None] * len(parsed)
+        d = self.data
+        sub_emb = d.embedder.encode(flat)
+        _, ids = d.item_index.search(sub_emb, self.depth)
+        q_emb = d.embedder.encode(list(query_texts))
+        out: list[GroundedFanout | None] = []
+        cursor = 0
+        for n, subs in enumerate(parsed):
+            if not subs:
+                out.append(None)
+                continue
+            rows = slice(cursor, cursor + len(subs))
+            cursor += len(subs)
+            top1 = ids[rows, 0].tolist()
+            batch = SetBatch(
+                query_emb=torch.from_numpy(q_emb[n : n + 1]),
+                subquery_emb=torch.from_numpy(sub_emb[rows])[None],
+                item_emb=torch.from_numpy(d.item_emb[top1])[None],
+                item_ids=[top1],
+                retrieved_ids=[ids[rows].tolist()],
+                item_attributes={a: c[top1][None] for a, c in self._codes.items()},
+            )
+            if qids is not None:
+                self._add_ground_truth(batch, qids[n])
+            out.append(GroundedFanout(subs, top1, ids[rows].tolist(), batch))
+        return out
+
+    def _add_ground_truth(self, batch: SetBatch, qid: str) -> None:
+        index, query = self.query(qid)
+        if query.reference:
+            batch.reference_ids = [list(query.reference)]
+        if query.interpretations:
+            texts = [f"{query.text} {v}" for v in query.interpretations]
+            batch.target_emb = torch.from_numpy(self.data.embedder.encode(texts))[None]

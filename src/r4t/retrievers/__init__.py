@@ -1,0 +1,8 @@
+"""Set retrievers behind one interface (registry ``retrievers``)."""
+
+from r4t.retrievers.base import Retriever, retrievers
+from r4t.retrievers import topk as _topk  # noqa: F401  (registers dense_topk)
+from r4t.retrievers import mmr as _mmr  # noqa: F401  (registers mmr)
+from r4t.retrievers import dpp as _dpp  # noqa: F401  (registers dpp)
+
+__all__ = ["Retriever", "retrievers"]

@@ -1,0 +1,56 @@
+"""The retriever contract: queries in, k distinct real catalog items per query out.
+
+Every retriever is built with the prepared data (catalog, item embeddings, index,
+embedder) as a runtime argument: ``retrievers.build(spec, data=prepared)``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+from r4t.catalog.embedders import check_embeddings
+from r4t.data.prepare import PreparedData
+from r4t.errors import ConfigError, DataError
+from r4t.registry import Registry
+
+retrievers: Registry = Registry("retrievers", entry_point_group="r4t.retrievers")
+
+
+class Retriever(ABC):
+    """Returns sets of k distinct catalog items, batched over queries."""
+
+    def __init__(self, data: PreparedData) -> None:
+        self.data = data
+
+    def retrieve(self, queries: Sequence[str], k: int) -> list[list[str]]:
+        """Item ids (catalog ``item_ids``) for each query text."""
+        if isinstance(queries, str):
+            raise DataError("retrieve() takes a list of query texts, not a single string")
+        emb = self.data.embedder.encode(list(queries))
+        ids = self.data.catalog.item_ids
+        return [[ids[i] for i in row] for row in self.retrieve_indices(emb, k)]
+
+    def retrieve_indices(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
+        """Catalog indices for each query embedding row [B, d]."""
+        self.check_k(k)
+        query_emb = check_embeddings(np.atleast_2d(query_emb), "query embeddings", dim=self.data.item_emb.shape[1])
+        out = self._retrieve(query_emb, k)
+        for row in out:  # the contract every retriever must keep
+            if len(row) != k or len(set(row)) != k:
+                raise AssertionError(f"{type(self).__name__} returned {len(set(row))} distinct of {len(row)} items for k={k}")
+        return out
+
+    def check_k(self, k: int) -> None:
+        if not 1 <= k <= len(self.data.catalog):
+            raise ConfigError(f"k={k} must be between 1 and the catalog size {len(self.data.catalog)}")
+
+    @abstractmethod
+    def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
+        """[B, d] unit-norm float32 -> B lists of k distinct indices."""
+
+    def candidates(self, query_emb: np.ndarray, pool: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``pool`` (scores, indices) per query from the index (pool clipped to the catalog)."""
+        return self.data.item_index.search(query_emb, min(pool, len(self.data.catalog)))
