@@ -19,7 +19,7 @@ def test_help_and_unknown_command(capsys):
 def test_list_all_and_one_kind(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for kind in ("catalogs:", "embedders:", "backbones:", "rewards:"):
+    for kind in ("catalogs:", "embedders:", "backbones:", "rewards:", "retrievers:"):
         assert kind in out
     assert main(["list", "rewards"]) == 0
     out = capsys.readouterr().out

@@ -1,0 +1,96 @@
+import time
+
+import numpy as np
+import pytest
+
+from r4t.errors import ConfigError
+from r4t.retrievers import retrievers
+from r4t.retrievers.dpp import greedy_map
+from r4t.retrievers.mmr import mmr_select
+
+SPECS = ["dense_topk", {"name": "mmr", "lambda_": 0.5}, {"name": "dpp", "alpha": 3.0}, {"name": "dpp", "window": 4}]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s if isinstance(s, str) else "-".join(map(str, s.values())))
+def test_contract_k_distinct_real_ids(tiny_data, spec):
+    r = retrievers.build(spec, data=tiny_data)
+    queries = [q.text for q in tiny_data.catalog.queries[:4]]
+    sets = r.retrieve(queries, 10)
+    known = set(tiny_data.catalog.item_ids)
+    assert len(sets) == 4
+    for s in sets:
+        assert len(s) == len(set(s)) == 10 and set(s) <= known
+    with pytest.raises(ConfigError, match="between 1 and the catalog size"):
+        r.retrieve(queries[:1], len(tiny_data.catalog) + 1)
+
+
+def test_mmr_lambda_extremes(tiny_data):
+    q = tiny_data.query_emb[:3]
+    top = retrievers.build("dense_topk", data=tiny_data).retrieve_indices(q, 10)
+    mmr1 = retrievers.build({"name": "mmr", "lambda_": 1.0}, data=tiny_data).retrieve_indices(q, 10)
+    score = lambda sets: np.stack([tiny_data.item_emb[s] @ qi for s, qi in zip(sets, q)])  # noqa: E731
+    np.testing.assert_allclose(score(mmr1), score(top), atol=1e-6)  # lambda 1 = top-k order (up to score ties)
+    rel = np.array([0.9, 0.89, 0.1])
+    emb = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert mmr_select(rel, emb, 2, lambda_=0.0) == [0, 2]  # pure diversity skips the duplicate
+    assert mmr_select(rel, emb, 2, lambda_=1.0) == [0, 1]
+    with pytest.raises(ConfigError, match="lambda_"):
+        retrievers.build({"name": "mmr", "lambda_": 1.5}, data=tiny_data)
+
+
+def brute_greedy(kernel, k):
+    chosen = []
+    for _ in range(k):
+        best, value = None, -np.inf
+        for i in range(len(kernel)):
+            if i in chosen:
+                continue
+            idx = chosen + [i]
+            sign, logdet = np.linalg.slogdet(kernel[np.ix_(idx, idx)])
+            if sign > 0 and logdet > value:
+                best, value = i, logdet
+        chosen.append(best)
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dpp_fast_greedy_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((25, 10))
+    kernel = x @ x.T + 1e-3 * np.eye(25)
+    assert greedy_map(kernel, 8) == brute_greedy(kernel, 8)
+
+
+def test_dpp_stops_at_epsilon_and_retriever_still_fills_k(tiny_data):
+    rank2 = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert len(greedy_map(rank2 @ rank2.T, 3)) == 2  # a rank-2 kernel admits only 2 items
+    r = retrievers.build({"name": "dpp", "alpha": 50.0, "pool_size": 20}, data=tiny_data)
+    assert all(len(set(s)) == 10 for s in r.retrieve_indices(tiny_data.query_emb[:2], 10))
+
+
+def test_dpp_greedy_is_linear_in_pool_size():
+    rng = np.random.default_rng(0)
+    timings = []
+    for m in (500, 2000):
+        x = rng.standard_normal((m, 32))
+        kernel = x @ x.T
+        t0 = time.perf_counter()
+        for _ in range(3):
+            greedy_map(kernel, 20)
+        timings.append(time.perf_counter() - t0)
+    assert timings[1] / timings[0] < 12  # O(k^2 M): 4x the pool is far from the 64x of O(M^3)
+
+
+def test_diversifiers_beat_topk_on_diversity(tiny_data):
+    from r4t.rewards import functional as F
+    import torch
+
+    q = tiny_data.query_emb[:20]
+
+    def vendi(spec):
+        sets = retrievers.build(spec, data=tiny_data).retrieve_indices(q, 10)
+        return F.normalized_vendi(torch.from_numpy(tiny_data.item_emb[np.array(sets)])).mean().item()
+
+    top = vendi("dense_topk")
+    assert vendi({"name": "mmr", "lambda_": 0.3}) > top
+    assert vendi({"name": "dpp", "alpha": 2.0}) > top

@@ -1,0 +1,48 @@
+"""Known answers and properties of coverage, complementarity, coherence."""
+
+import pytest
+import torch
+
+from r4t.rewards import functional as F
+
+E = torch.eye(4)  # four orthogonal unit vectors
+
+
+def test_coverage_known_values_and_mask():
+    targets = E[:2]
+    assert F.coverage(E[:1], targets).item() == pytest.approx(0.5)  # covers one of two readings
+    assert F.coverage(E[:2], targets).item() == pytest.approx(1.0)  # covers both
+    assert F.coverage(-E[:2], targets).item() == pytest.approx(0.0)  # anti-aligned counts as 0, not negative
+    padded = torch.stack([E[0], E[1], torch.zeros(4)])
+    mask = torch.tensor([True, True, False])
+    assert F.coverage(E[:1], padded, mask).item() == pytest.approx(0.5)  # padding ignored
+
+
+def test_coverage_is_monotone():
+    g = torch.Generator().manual_seed(0)
+    items, targets = torch.randn(8, 6, generator=g), torch.randn(5, 6, generator=g)
+    values = [F.coverage(items[:n], targets).item() for n in range(1, 9)]
+    assert all(b >= a - 1e-7 for a, b in zip(values, values[1:]))  # adding an item never lowers coverage
+
+
+def test_complementarity_known_values():
+    roles = torch.tensor([0, 1, 2, 2])
+    assert F.complementarity(E, roles).item() == pytest.approx(0.75)  # 3 distinct slots of 4, no duplicates
+    dup = torch.stack([E[0], E[0], E[1], E[2]])
+    assert F.complementarity(dup, torch.tensor([0, 1, 2, 3])).item() == pytest.approx(0.75)  # 4 slots, 1 near-duplicate
+    assert F.complementarity(E).item() == pytest.approx(1.0)  # no roles: only the duplicate penalty
+
+
+def test_coherence_and_agreement_known_values():
+    assert F.coherence(E).item() == pytest.approx(0.0)  # orthogonal items do not hang together
+    assert F.coherence(torch.ones(3, 4)).item() == pytest.approx(1.0)  # identical items do
+    assert F.intra_list_diversity(E).item() == pytest.approx(1.0)
+    assert F.attribute_agreement(torch.tensor([2, 2, 5, 2])).item() == pytest.approx(0.75)  # 3 of 4 share a style
+
+
+def test_duplicates_never_raise_diversity_terms():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 8, generator=g)
+    dup = torch.cat([x[:5], x[:1]])
+    assert F.complementarity(dup) <= F.complementarity(x)
+    assert F.normalized_vendi(dup) < F.normalized_vendi(x)
