@@ -1,0 +1,1 @@
+"""Benchmark harness: set quality and latency of retrievers."""

@@ -1,0 +1,27 @@
+from r4t.bench.set_quality import SetEvaluator, dense_recall_at, format_table
+from r4t.retrievers import retrievers
+
+
+def test_evaluator_reports_every_score_and_diversifiers_win_diversity(tiny_data):
+    ev = SetEvaluator(tiny_data)
+    open_q = tiny_data.catalog.queries_for(kind="open")[:12]
+    top = ev.evaluate(retrievers.build("dense_topk", data=tiny_data), open_q, 10, "dense_topk")
+    dpp = ev.evaluate(retrievers.build({"name": "dpp", "alpha": 2.0}, data=tiny_data), open_q, 10, "dpp")
+    for key in ("vendi_diversity", "alignment", "coverage", "complementarity", "coherence", "judge_alignment",
+                "judge_diversity", "intra_list_diversity", "distinct_items_ratio"):
+        assert key in top.values
+    assert 20 <= top.values["judge_alignment"] <= 100
+    assert dpp.values["vendi_diversity"] > top.values["vendi_diversity"]
+    assert dpp.values["alignment"] < top.values["alignment"]  # diversity costs some alignment
+    table = format_table([top, dpp], ["vendi_diversity", "alignment"])
+    assert table.splitlines()[0] == "| retriever | vendi_diversity | alignment |"
+    assert table.count("**") == 4  # one best cell per column
+
+
+def test_compositional_recall(tiny_data):
+    ev = SetEvaluator(tiny_data)
+    comp = tiny_data.catalog.queries_for(kind="compositional")[:8]
+    rep = ev.evaluate(retrievers.build("dense_topk", data=tiny_data), comp, 10, "dense_topk")
+    assert 0.0 <= rep.values["recall@10"] <= rep.values["hit@10"] <= 1.0
+    deep = dense_recall_at(tiny_data, comp, 500)
+    assert deep["recall@500"] >= rep.values["recall@10"]  # more candidates never lower recall
