@@ -18,6 +18,7 @@ from r4t.rewards.trl_adapter import trl_reward_functions
         ('<queries>{"a": 1}</queries>', None),
         ('<queries>["", "x"]</queries>', None),
         ('<think><queries>["hidden"]</queries></think>', None),  # only text outside thinking counts
+        ('< queries > [ " a b " , " c " ] < / queries >', ["a b", "c"]),  # word-level decoding
     ],
 )
 def test_parse_subqueries(text, expected):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-_BLOCK = re.compile(r"<queries>(.*?)(?:</queries>|$)", re.DOTALL | re.IGNORECASE)
+# Whitespace inside tags is allowed: word-level tokenizers decode "<queries>" as "< queries >".
+_BLOCK = re.compile(r"<\s*queries\s*>(.*?)(?:<\s*/\s*queries\s*>|$)", re.DOTALL | re.IGNORECASE)
+_THINK = re.compile(r"<\s*think\s*>.*?<\s*/\s*think\s*>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
@@ -19,7 +21,7 @@ def parse_subqueries(text: str, max_queries: int = 10) -> list[str] | None:
     """
     if not isinstance(text, str):
         return None
-    text = re.sub(r"<think>.*?</think>", "", text, flags=re.DOTALL | re.IGNORECASE)
+    text = _THINK.sub("", text)
     blocks = _BLOCK.findall(text)
     if not blocks:
         return None

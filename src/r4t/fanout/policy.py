@@ -1,0 +1,87 @@
+"""FanoutPolicy: a causal LM that turns queries into sub-queries.
+
+Any ``transformers`` causal LM works: a local folder or hub id (Qwen3-4B, Gemma 3 for users
+with GPUs), the tiny built-in policy, or a GGUF file via ``gguf_file``. Sampling is batched
+and seeded; completions are parsed with ``parse_subqueries``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from r4t.errors import ConfigError
+from r4t.fanout.parsing import parse_subqueries
+from r4t.fanout.prompts import bare_prompt, instruction_prompt
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 160
+    temperature: float = 0.9
+    top_p: float = 1.0
+
+
+class FanoutPolicy:
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        prompt_style: str = "bare",
+        domain: str = "items",
+        k: int = 10,
+        generation: GenerationSettings | None = None,
+    ) -> None:
+        if prompt_style not in ("bare", "instruction"):
+            raise ConfigError(f"policy prompt_style must be 'bare' or 'instruction', got {prompt_style!r}")
+        self.model, self.tokenizer = model, tokenizer
+        self.prompt_style, self.domain, self.k = prompt_style, domain, k
+        self.generation = generation or GenerationSettings()
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "left"
+
+    def prompt(self, query: str) -> str:
+        return bare_prompt(query) if self.prompt_style == "bare" else instruction_prompt(query, self.domain, self.k)
+
+    @torch.no_grad()
+    def sample(self, queries: Sequence[str], num_samples: int = 1, greedy: bool = False, seed: int | None = None, batch_size: int = 64) -> list[list[str]]:
+        """``num_samples`` completions per query (texts, special tokens removed)."""
+        if seed is not None:
+            torch.manual_seed(seed)
+        self.model.eval()
+        prompts = [self.prompt(q) for q in queries for _ in range(num_samples)]
+        texts: list[str] = []
+        g = self.generation
+        for start in range(0, len(prompts), batch_size):
+            enc = self.tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(self.model.device)
+            out = self.model.generate(
+                **enc, max_new_tokens=g.max_new_tokens, do_sample=not greedy,
+                temperature=None if greedy else g.temperature, top_p=None if greedy else g.top_p,
+                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
+            )
+            texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+        return [texts[i * num_samples : (i + 1) * num_samples] for i in range(len(queries))]
+
+    def fanout(self, queries: Sequence[str], greedy: bool = True, seed: int | None = None) -> list[list[str] | None]:
+        """Parsed sub-queries per query (None where the output does not parse)."""
+        return [parse_subqueries(c[0], self.k) for c in self.sample(queries, 1, greedy=greedy, seed=seed)]
+
+
+def load_policy(
+    model: str, prompt_style: str = "bare", domain: str = "items", k: int = 10,
+    gguf_file: str | None = None, generation: GenerationSettings | None = None, device: str = "cpu",
+) -> FanoutPolicy:
+    """Load a saved policy folder, hub id or GGUF file (set HF_HUB_OFFLINE=1 to fail fast offline)."""
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    try:
+        tok = AutoTokenizer.from_pretrained(model, **kwargs)
+        lm = AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32, **kwargs).to(device)
+    except OSError as exc:
+        where = "folder" if Path(model).exists() else "model id (offline? set a local path)"
+        raise ConfigError(f"cannot load policy {model!r} ({where}): {exc}") from None
+    return FanoutPolicy(lm, tok, prompt_style, domain, k, generation)
