@@ -24,6 +24,7 @@ commands:
   test       test a checkpoint (LightningCLI)
   predict    predict with a checkpoint (LightningCLI)
   data       build the catalog, embeddings and faiss indexes for a config (cached)
+  rl         stage (i): warm-start the fan-out policy and train it with GRPO / Soft-GRPO (cached, resumable)
   list       list registered components: r4t list [KIND]
 
 r4t COMMAND --help shows the options of one command.
@@ -41,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lightning(command, rest)
         if command == "data":
             return _data(rest)
+        if command == "rl":
+            return _rl(rest)
         if command == "list":
             return _list(rest)
     except R4TError as exc:
@@ -91,6 +94,31 @@ def _data(rest: list[str]) -> int:
           f"{len(data.catalog.collections)} collections, {len(data.catalog.queries)} queries, dim {data.item_emb.shape[1]}")
     for name, path in data.paths.items():
         print(f"  {name:<10} {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------- rl
+def _rl(rest: list[str]) -> int:
+    from r4t.config import load_config, validate_components
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.fanout.stage import PolicyConfig, RLConfig, _from, run_rl
+
+    parser = argparse.ArgumentParser(prog="r4t rl", description="Train the fan-out policy with GRPO / Soft-GRPO.")
+    parser.add_argument("-c", "--config", required=True, help="YAML config (same file as r4t fit)")
+    parser.add_argument("--run_dir", help="override the config's run_dir")
+    parser.add_argument("--steps", type=int, help="override rl.steps")
+    args = parser.parse_args(rest)
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg["run_dir"] = args.run_dir
+    validate_components(cfg)
+    policy_cfg, rl_cfg = _from(PolicyConfig, cfg.get("policy"), "policy"), _from(RLConfig, cfg.get("rl"), "rl")
+    if args.steps is not None:
+        rl_cfg.steps = args.steps
+    t0 = time.perf_counter()
+    data = prepare_data(DataConfig.from_mapping(cfg))
+    final = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), cfg.get("run_dir", "runs/default"))
+    print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s: policy at {final}")
     return 0
 
 

@@ -33,6 +33,8 @@ class R4TLightningCLI(LightningCLI):
         parser.add_argument("--embedder", type=Any, default="minilm", help="embedder spec (name or mapping)")
         parser.add_argument("--index", type=dict, default={}, help="CatalogIndex settings (factory, metric, nprobe, use_gpu)")
         parser.add_argument("--reward", type=dict, default={}, help="reward section (components and weights)")
+        parser.add_argument("--policy", type=dict, default={}, help="fan-out policy section (read by r4t rl)")
+        parser.add_argument("--rl", type=dict, default={}, help="RL section (read by r4t rl)")
         for key in ("run_dir", "catalog", "embedder", "index"):
             parser.link_arguments(key, f"data.init_args.{key}")
 

@@ -1,0 +1,236 @@
+"""Stage (i) end to end (`r4t rl`): policy -> warm-start -> GRPO / Soft-GRPO -> saved policy.
+
+Cached like every stage under ``<run_dir>/cache``:
+  policy/<hash>/           the warm-started policy (model + tokenizer), reused by later runs
+  rl/<hash>/checkpoint-*   trl checkpoints (a rerun resumes from the newest)
+  rl/<hash>/final/         the RL-tuned policy, written atomically when training finishes
+  rl/<hash>/metrics.csv, curve.png, summary.json
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from transformers import TrainerCallback
+
+from r4t.data.prepare import PreparedData
+from r4t.errors import ConfigError
+from r4t.fanout.grounding import FanoutGrounder
+from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
+from r4t.rewards import build_reward
+from r4t.rewards.composite import CompositeReward
+from r4t.runs import atomic_dir, config_hash
+
+
+def _from(cls, section: Mapping[str, Any] | None, key: str):
+    section = dict(section or {})
+    known = set(cls.__dataclass_fields__)
+    unknown = set(section) - known
+    if unknown:
+        raise ConfigError(f"{key}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    return cls(**section)
+
+
+@dataclass
+class PolicyConfig:
+    model: str = "tiny"                 # "tiny" (built + warm-started here), a local folder or a hub id
+    prompt_style: str = "bare"          # bare (tiny) | instruction (instruction-tuned LMs)
+    gguf_file: str | None = None
+    k: int = 10
+    max_new_tokens: int = 160
+    tiny: dict[str, int] = field(default_factory=lambda: {"layers": 4, "width": 128, "heads": 4})
+    warmstart: dict[str, Any] = field(default_factory=lambda: {"steps": 300, "batch_size": 32, "lr": 1e-3})
+
+
+@dataclass
+class RLConfig:
+    loss: str = "soft_grpo"             # soft_grpo | grpo
+    regime: str = "oar"                 # oar: composite reward on open queries; wscr: reference recall
+    steps: int = 100
+    prompts_per_step: int = 8
+    num_generations: int = 8            # G
+    num_iterations: int = 2             # updates per generation batch (makes Soft-GRPO's terms act)
+    learning_rate: float = 5e-5
+    temperature: float = 0.9
+    epsilon: float = 0.2
+    beta_ratio: float = 0.05
+    beta_nll: float = 0.05
+    depth: int = 50                     # WSCR: hits per sub-query for reference recall
+    save_steps: int = 25
+    eval_queries: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("soft_grpo", "grpo"):
+            raise ConfigError(f"rl.loss must be 'soft_grpo' or 'grpo', got {self.loss!r}")
+        if self.regime not in ("oar", "wscr"):
+            raise ConfigError(f"rl.regime must be 'oar' or 'wscr', got {self.regime!r}")
+
+
+def _log(msg: str) -> None:
+    print(f"[r4t rl] {msg}", flush=True)
+
+
+def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> tuple[FanoutPolicy, Path]:
+    """The starting policy: a tiny LM warm-started on curated pairs (cached), or a loaded checkpoint."""
+    gen = GenerationSettings(max_new_tokens=cfg.max_new_tokens)
+    if cfg.model != "tiny":
+        return load_policy(cfg.model, cfg.prompt_style, data.catalog.domain, cfg.k, cfg.gguf_file, gen), Path(cfg.model)
+    from r4t.fanout.sft import supervised_warmstart
+    from r4t.fanout.tiny_lm import build_tiny_lm, save_policy, train_word_tokenizer
+    from r4t.fanout.warmstart import warmstart_pairs
+
+    folder = cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
+    if (folder / "config.json").exists():
+        _log(f"warm-start policy: reusing {folder}")
+        return load_policy(str(folder), "bare", data.catalog.domain, cfg.k, generation=gen), folder
+    catalog = data.catalog
+    pairs = warmstart_pairs(catalog, catalog.queries_for(split="train"), k=cfg.k)
+    if not pairs:
+        raise ConfigError(f"catalog {catalog.name!r} yields no warm-start pairs (no training queries with matching collections)")
+    t0 = time.perf_counter()
+    tok = train_word_tokenizer([t for pair in pairs for t in pair] + [q.text for q in catalog.queries])
+    policy = FanoutPolicy(build_tiny_lm(len(tok), **cfg.tiny), tok, "bare", catalog.domain, cfg.k, gen)
+    ws = dict(cfg.warmstart)
+    losses = supervised_warmstart(policy, pairs, steps=int(ws.get("steps", 300)), batch_size=int(ws.get("batch_size", 32)), lr=float(ws.get("lr", 1e-3)))
+    with atomic_dir(folder) as tmp:
+        save_policy(policy.model, tok, tmp)
+        (tmp / "warmstart.json").write_text(json.dumps({"pairs": len(pairs), "first_loss": losses[0], "last_loss": losses[-1]}))
+    _log(f"warm-start: {len(pairs)} pairs, loss {losses[0]:.2f} -> {losses[-1]:.2f} in {time.perf_counter() - t0:.1f}s -> {folder}")
+    return policy, folder
+
+
+def rl_reward(reward_section: Mapping[str, Any] | None, cfg: RLConfig) -> CompositeReward:
+    if cfg.regime == "wscr":
+        return CompositeReward({"reference_recall": {"weight": 1.0, "depth": cfg.depth}})
+    return build_reward(reward_section)
+
+
+@torch.no_grad()
+def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, queries: list, seed: int = 0) -> dict[str, float]:
+    """Mean reward (total and terms) of one sampled fan-out per query; parse failures score the minimum."""
+    completions = [c[0] for c in policy.sample([q.text for q in queries], 1, seed=seed)]
+    grounded = grounder.ground(completions, [q.text for q in queries], [q.qid for q in queries])
+    totals, terms = [], {n: [] for n in reward.components}
+    for g in grounded:
+        if g is None:
+            totals.append(reward.min_value)
+            for n, r in reward.components.items():
+                terms[n].append(r.min_value)
+            continue
+        out = reward(g.batch)
+        totals.append(float(out.total[0]))
+        for n in terms:
+            terms[n].append(float(out.terms[n][0]))
+    return {"reward": float(np.mean(totals)), **{n: float(np.mean(v)) for n, v in terms.items()},
+            "parse_failure_rate": float(np.mean([g is None for g in grounded]))}
+
+
+class CSVMetricsCallback(TrainerCallback):
+    """trl's per-step logs appended to metrics.csv as they happen (survives a crash)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "reward" not in logs:
+            return
+        row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=sorted(row), extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+def plot_curve(metrics_csv: Path, out_png: Path, evals: dict[str, dict[str, float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(metrics_csv) as fh:
+        rows = list(csv.DictReader(fh))
+    steps = [int(r["step"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, [float(r["reward"]) for r in rows], label="train reward (mean of G samples)", alpha=0.7)
+    window = max(1, len(rows) // 10)
+    smooth = np.convolve([float(r["reward"]) for r in rows], np.ones(window) / window, mode="valid")
+    ax.plot(steps[window - 1 :], smooth, label=f"train reward, moving mean ({window})")
+    for (name, ev), x in zip(evals.items(), (0, steps[-1] if steps else 0)):
+        ax.scatter([x], [ev["reward"]], zorder=3, label=f"{name}: held-out {ev['reward']:.3f}")
+    ax.set_xlabel("GRPO step")
+    ax.set_ylabel("composite reward")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+
+
+def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None, run_dir: str | Path) -> Path:
+    """Train (or resume, or reuse) the RL policy; returns the folder of the final policy."""
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    from r4t.fanout.grpo import SoftGRPOTrainer
+    from r4t.rewards.trl_adapter import trl_reward_functions
+
+    cache = Path(run_dir) / "cache"
+    policy, start_dir = warm_started_policy(data, policy_cfg, cache)
+    reward = rl_reward(reward_section, rl_cfg)
+    out = cache / "rl" / config_hash(str(start_dir), data.catalog.fingerprint(), asdict(policy_cfg), asdict(rl_cfg), reward_section, rl_cfg.regime)
+    final = out / "final"
+    if (final / "config.json").exists():
+        _log(f"RL policy: reusing {final}")
+        return final
+    kind = "compositional" if rl_cfg.regime == "wscr" else "open"
+    train_q, val_q = data.catalog.queries_for("train", kind), data.catalog.queries_for("val", kind)[: rl_cfg.eval_queries]
+    if not train_q or not val_q:
+        raise ConfigError(f"catalog {data.catalog.name!r} has no {kind} train/val queries for rl.regime={rl_cfg.regime!r}")
+    grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1)
+    before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
+    _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))
+
+    funcs, weights, shared = trl_reward_functions(reward, grounder)
+    dataset = Dataset.from_dict({"prompt": [policy.prompt(q.text) for q in train_q], "query": [q.text for q in train_q], "qid": [q.qid for q in train_q]})
+    args = GRPOConfig(
+        output_dir=str(out), max_steps=rl_cfg.steps, per_device_train_batch_size=rl_cfg.prompts_per_step * rl_cfg.num_generations,
+        num_generations=rl_cfg.num_generations, num_iterations=rl_cfg.num_iterations, learning_rate=rl_cfg.learning_rate,
+        temperature=rl_cfg.temperature, max_completion_length=policy_cfg.max_new_tokens, epsilon=rl_cfg.epsilon,
+        beta=0.0, reward_weights=weights, loss_type="grpo", bf16=False, fp16=False, gradient_checkpointing=False,
+        use_cpu=not torch.cuda.is_available(), report_to=[], logging_steps=1, save_strategy="steps",
+        save_steps=rl_cfg.save_steps, save_total_limit=2, seed=rl_cfg.seed, adam_beta1=0.9, adam_beta2=0.95,
+    )
+    trainer_cls = SoftGRPOTrainer if rl_cfg.loss == "soft_grpo" else GRPOTrainer
+    extra = {"beta_ratio": rl_cfg.beta_ratio, "beta_nll": rl_cfg.beta_nll} if rl_cfg.loss == "soft_grpo" else {}
+    metrics_csv = out / "metrics.csv"
+    trainer = trainer_cls(model=policy.model, reward_funcs=funcs, args=args, train_dataset=dataset,
+                          processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv)], **extra)
+    resume = any(out.glob("checkpoint-*"))
+    if resume:
+        _log(f"resuming from the newest checkpoint in {out}")
+    elif metrics_csv.exists():
+        metrics_csv.unlink()  # a fresh start: drop rows of a run that never checkpointed
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=True if resume else None)
+    _log(f"{rl_cfg.loss}: {rl_cfg.steps} steps in {time.perf_counter() - t0:.1f}s; parse failures {shared.parse_failure_rate:.1%}")
+    after = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
+    _log("RL policy on the same val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
+    summary = {"warm_start": before, "rl": after, "steps": rl_cfg.steps, "loss": rl_cfg.loss, "regime": rl_cfg.regime, "val_queries": len(val_q)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if metrics_csv.exists():
+        plot_curve(metrics_csv, out / "curve.png", {"warm-start": before, "RL": after})
+    with atomic_dir(final) as tmp:
+        policy.model.save_pretrained(tmp, safe_serialization=True)
+        policy.tokenizer.save_pretrained(tmp)
+        (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "k": policy.k, "domain": policy.domain}))
+    _log(f"saved {final}")
+    return final
