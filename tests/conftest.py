@@ -19,3 +19,21 @@ def tiny_data(tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("tiny_run")
     return prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64}, run_dir=str(run_dir)), quiet=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_policy_dir(tiny_data, tmp_path_factory):
+    """A tiny warm-started policy saved as a folder (as `r4t rl` writes it)."""
+    from r4t.fanout.policy import FanoutPolicy
+    from r4t.fanout.sft import supervised_warmstart
+    from r4t.fanout.tiny_lm import build_tiny_lm, save_policy, train_word_tokenizer
+    from r4t.fanout.warmstart import warmstart_pairs
+
+    cat = tiny_data.catalog
+    pairs = warmstart_pairs(cat, cat.queries_for(split="train"), k=3)  # short answers: fast, untruncated
+    tok = train_word_tokenizer([t for p in pairs for t in p] + [q.text for q in cat.queries])
+    policy = FanoutPolicy(build_tiny_lm(len(tok), layers=2, width=64, heads=2), tok, domain=cat.domain)
+    supervised_warmstart(policy, pairs, steps=300, batch_size=16, lr=3e-3, progress=False)
+    folder = tmp_path_factory.mktemp("policy")
+    save_policy(policy.model, tok, folder)
+    return folder

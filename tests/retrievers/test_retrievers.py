@@ -94,3 +94,36 @@ def test_diversifiers_beat_topk_on_diversity(tiny_data):
     top = vendi("dense_topk")
     assert vendi({"name": "mmr", "lambda_": 0.3}) > top
     assert vendi({"name": "dpp", "alpha": 2.0}) > top
+
+
+@pytest.mark.parametrize("name", ["fanout_lm", "best_of_n"])
+def test_lm_retrievers_return_k_distinct_items(tiny_data, tiny_policy_dir, name):
+    spec = {"name": name, "policy": str(tiny_policy_dir), "max_new_tokens": 96}
+    if name == "best_of_n":
+        spec["n"] = 3
+    r = retrievers.build(spec, data=tiny_data)
+    queries = [q.text for q in tiny_data.catalog.queries_for(kind="open")[:3]]
+    sets = r.retrieve(queries, 10)
+    known = set(tiny_data.catalog.item_ids)
+    assert all(len(s) == len(set(s)) == 10 and set(s) <= known for s in sets)
+    assert 0 <= r.parse_failures <= 3
+    with pytest.raises(ConfigError, match="needs the query texts"):
+        r.retrieve_indices(tiny_data.query_emb[:1], 10)
+
+
+def test_best_of_n_returns_the_highest_reward_sample(tiny_data, tiny_policy_dir):
+    from r4t.fanout.grounding import FanoutGrounder
+    from r4t.rewards import build_reward
+
+    r = retrievers.build({"name": "best_of_n", "policy": str(tiny_policy_dir), "n": 4, "max_new_tokens": 96}, data=tiny_data)
+    reward, grounder = build_reward(None), FanoutGrounder(tiny_data)
+    q = tiny_data.catalog.queries_for(kind="open")[0].text
+    samples = r.policy.sample([q], 4, seed=r.seed)[0]  # the same seeded samples best_of_n draws
+    grounded = [g for g in grounder.ground(samples, [q] * 4) if g is not None]
+    if grounded:  # the best-scoring fan-out's sub-queries are the directions
+        best = max(grounded, key=lambda g: float(reward(g.batch).total[0]))
+        directions = tiny_data.embedder.encode(best.subqueries)
+    else:  # nothing parsed: the query itself is the only direction
+        directions = tiny_data.embedder.encode([q])
+    expected = tiny_data.item_index.search_distinct(directions, 10)
+    assert r.retrieve_indices_for([q], tiny_data.embedder.encode([q]), 10) == [expected]

@@ -69,7 +69,9 @@ class SetEvaluator:
         rows = np.array([self._row[q.qid] for q in queries])
         sets: list[list[int]] = []
         for start in range(0, len(rows), batch_size):
-            sets += retriever.retrieve_indices(self.data.query_emb[rows[start : start + batch_size]], k)
+            chunk = rows[start : start + batch_size]
+            texts = [self.data.catalog.queries[r].text for r in chunk]
+            sets += retriever.retrieve_indices_for(texts, self.data.query_emb[chunk], k)
         scores = [self.per_query(q, s) for q, s in zip(queries, sets)]
         keys = sorted({key for s in scores for key in s})
         values = {key: float(np.mean([s[key] for s in scores if key in s])) for key in keys}

@@ -4,5 +4,6 @@ from r4t.retrievers.base import Retriever, retrievers
 from r4t.retrievers import topk as _topk  # noqa: F401  (registers dense_topk)
 from r4t.retrievers import mmr as _mmr  # noqa: F401  (registers mmr)
 from r4t.retrievers import dpp as _dpp  # noqa: F401  (registers dpp)
+from r4t.retrievers import fanout as _fanout  # noqa: F401  (registers fanout_lm, best_of_n)
 
 __all__ = ["Retriever", "retrievers"]

@@ -31,7 +31,12 @@ class Retriever(ABC):
             raise DataError("retrieve() takes a list of query texts, not a single string")
         emb = self.data.embedder.encode(list(queries))
         ids = self.data.catalog.item_ids
-        return [[ids[i] for i in row] for row in self.retrieve_indices(emb, k)]
+        return [[ids[i] for i in row] for row in self.retrieve_indices_for(list(queries), emb, k)]
+
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+        """Catalog indices given both the query texts and their embeddings (callers that
+        have cached embeddings pass them); embedding-only retrievers ignore the texts."""
+        return self.retrieve_indices(query_emb, k)
 
     def retrieve_indices(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         """Catalog indices for each query embedding row [B, d]."""

@@ -1,0 +1,91 @@
+"""Fan-out LM retrievers: the policy writes sub-queries, each is embedded and searched, and
+the rows are grounded to k distinct items (``CatalogIndex.search_distinct``).
+
+* ``fanout_lm``  one fan-out per query (greedy by default). With the warm-start policy
+                 this is the paper's zero-shot fan-out baseline; with the RL-tuned policy,
+                 R4T-FOLM.
+* ``best_of_n``  N sampled fan-outs per query, the one with the highest training reward wins.
+
+A completion that does not parse falls back to the query itself as the only direction
+(the set is then plain dense retrieval) and is counted in ``parse_failures``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from r4t.data.prepare import PreparedData
+from r4t.errors import ConfigError
+from r4t.fanout.grounding import FanoutGrounder
+from r4t.fanout.parsing import parse_subqueries
+from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
+from r4t.retrievers.base import Retriever, retrievers
+from r4t.rewards import build_reward
+
+
+def _load(path: str, k: int, temperature: float, max_new_tokens: int, domain: str) -> FanoutPolicy:
+    meta_file = Path(path) / "r4t_policy.json"
+    style = json.loads(meta_file.read_text()).get("prompt_style", "bare") if meta_file.exists() else "bare"
+    gen = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
+    return load_policy(path, prompt_style=style, domain=domain, k=k, generation=gen)
+
+
+@retrievers.register("fanout_lm")
+class FanoutLM(Retriever):
+    """A fan-out LM policy (zero-shot / warm-start or RL-tuned) grounded by the dense index."""
+
+    def __init__(self, data: PreparedData, policy: str, greedy: bool = True, temperature: float = 0.9,
+                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0) -> None:
+        super().__init__(data)
+        self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain)
+        self.greedy, self.seed = greedy, seed
+        self.parse_failures = 0
+
+    def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
+        raise ConfigError("fanout_lm needs the query texts: call retrieve() or retrieve_indices_for()")
+
+    def _directions(self, texts: Sequence[str], query_emb: np.ndarray, subqueries: list[list[str] | None]) -> list[np.ndarray]:
+        rows = []
+        for n, subs in enumerate(subqueries):
+            if subs is None:
+                self.parse_failures += 1
+                rows.append(query_emb[n : n + 1])
+            else:
+                rows.append(self.data.embedder.encode(subs))
+        return rows
+
+    def _ground(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
+        return [self.data.item_index.search_distinct(d, k) for d in directions]
+
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+        self.check_k(k)
+        completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
+        subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
+        return self._ground(self._directions(texts, np.atleast_2d(query_emb), subs), k)
+
+
+@retrievers.register("best_of_n")
+class BestOfN(FanoutLM):
+    """N sampled fan-outs per query; keep the one the training reward scores highest."""
+
+    def __init__(self, data: PreparedData, policy: str, n: int = 5, reward: Any = None, temperature: float = 0.9,
+                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0) -> None:
+        super().__init__(data, policy, greedy=False, temperature=temperature, max_new_tokens=max_new_tokens, subqueries=subqueries, seed=seed)
+        if n < 1:
+            raise ConfigError(f"best_of_n n must be >= 1, got {n}")
+        self.n, self.reward = n, build_reward(reward)
+        self.grounder = FanoutGrounder(data, max_queries=subqueries)
+
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+        self.check_k(k)
+        samples = self.policy.sample(list(texts), self.n, seed=self.seed)
+        best: list[list[str] | None] = []
+        for text, group in zip(texts, samples):
+            grounded = self.grounder.ground(group, [text] * len(group))
+            scored = [(float(self.reward(g.batch).total[0]), g.subqueries) for g in grounded if g is not None]
+            best.append(max(scored, key=lambda t: t[0])[1] if scored else None)
+        return self._ground(self._directions(texts, np.atleast_2d(query_emb), best), k)
