@@ -38,5 +38,5 @@ def test_incomplete_cache_fails_with_a_message(tmp_path):
     cfg = DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 16}, run_dir=str(tmp_path))
     data = prepare_data(cfg, quiet=True)
     (data.paths["embeddings"] / "queries.npy").unlink()
-    with pytest.raises(DataError, match=r"missing \['queries.npy'\]; delete the folder to rebuild"):
+    with pytest.raises(DataError, match=r"missing \['queries.npy'\]\); delete the folder to rebuild"):
         prepare_data(cfg, quiet=True)

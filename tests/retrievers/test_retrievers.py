@@ -127,3 +127,24 @@ def test_best_of_n_returns_the_highest_reward_sample(tiny_data, tiny_policy_dir)
         directions = tiny_data.embedder.encode([q])
     expected = tiny_data.item_index.search_distinct(directions, 10)
     assert r.retrieve_indices_for([q], tiny_data.embedder.encode([q]), 10) == [expected]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["raw_diffusion", "r4t_diffusion"])
+def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeypatch, name):
+    from r4t.cli import main
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.errors import DataError
+    from tests.conftest import TINY_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "-c", str(TINY_CONFIG), "--trainer.enable_checkpointing=true", f"--run_dir={tmp_path}/run"]) == 0
+    (ckpt,) = (tmp_path / "run" / "diffusion").rglob("*.ckpt")
+    data = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64}, run_dir=str(tmp_path / "run")), quiet=True)
+    r = retrievers.build({"name": name, "checkpoint": str(ckpt), "sampler": {"name": "euler", "steps": 4}}, data=data)
+    sets = r.retrieve([q.text for q in data.catalog.queries[:3]], 10)
+    assert all(len(s) == len(set(s)) == 10 and set(s) <= set(data.catalog.item_ids) for s in sets)
+    assert r.retrieve_indices(data.query_emb[:2], 10) == r.retrieve_indices(data.query_emb[:2], 10)  # seeded
+    other = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 32}, run_dir=str(tmp_path / "run2")), quiet=True)
+    with pytest.raises(DataError, match="model dim 64 does not match the catalog embeddings' 32"):
+        retrievers.build({"name": name, "checkpoint": str(ckpt)}, data=other)
