@@ -37,10 +37,16 @@ class R4TLightningCLI(LightningCLI):
         parser.add_argument("--rl", type=dict, default={}, help="RL section (read by r4t rl)")
         for key in ("run_dir", "catalog", "embedder", "index"):
             parser.link_arguments(key, f"data.init_args.{key}")
+        # Logs and checkpoints follow run_dir, including a --run_dir given on the command line.
+        parser.link_arguments("run_dir", "trainer.default_root_dir", compute_fn=_diffusion_dir)
 
     def before_instantiate_classes(self) -> None:
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         validate_components(_plain(cfg))
+
+
+def _diffusion_dir(run_dir: str) -> str:
+    return f"{run_dir}/diffusion"
 
 
 def _plain(namespace: Any) -> Any:
