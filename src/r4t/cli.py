@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from r4t.errors import R4TError
+from r4t.errors import ConfigError, R4TError
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 USAGE = """usage: r4t COMMAND [options]
@@ -25,6 +25,8 @@ commands:
   predict    predict with a checkpoint (LightningCLI)
   data       build the catalog, embeddings and faiss indexes for a config (cached)
   rl         stage (i): warm-start the fan-out policy and train it with GRPO / Soft-GRPO (cached, resumable)
+  synthesize stage (ii): the RL policy writes (query, set) webdataset shards (cached, resumable, --rank/--world_size)
+  retrieve   print the set a retriever returns for a query
   list       list registered components: r4t list [KIND]
 
 r4t COMMAND --help shows the options of one command.
@@ -44,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _data(rest)
         if command == "rl":
             return _rl(rest)
+        if command == "synthesize":
+            return _synthesize(rest)
+        if command == "retrieve":
+            return _retrieve(rest)
         if command == "list":
             return _list(rest)
     except R4TError as exc:
@@ -101,7 +107,7 @@ def _data(rest: list[str]) -> int:
 def _rl(rest: list[str]) -> int:
     from r4t.config import load_config, validate_components
     from r4t.data.prepare import DataConfig, prepare_data
-    from r4t.fanout.stage import PolicyConfig, RLConfig, _from, run_rl
+    from r4t.fanout.stage import PolicyConfig, RLConfig, section_config, run_rl
 
     parser = argparse.ArgumentParser(prog="r4t rl", description="Train the fan-out policy with GRPO / Soft-GRPO.")
     parser.add_argument("-c", "--config", required=True, help="YAML config (same file as r4t fit)")
@@ -112,13 +118,72 @@ def _rl(rest: list[str]) -> int:
     if args.run_dir:
         cfg["run_dir"] = args.run_dir
     validate_components(cfg)
-    policy_cfg, rl_cfg = _from(PolicyConfig, cfg.get("policy"), "policy"), _from(RLConfig, cfg.get("rl"), "rl")
+    policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
     if args.steps is not None:
         rl_cfg.steps = args.steps
     t0 = time.perf_counter()
     data = prepare_data(DataConfig.from_mapping(cfg))
     final = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), cfg.get("run_dir", "runs/default"))
     print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s: policy at {final}")
+    return 0
+
+
+# ---------------------------------------------------------------------- synthesize
+def _synthesize(rest: list[str]) -> int:
+    from r4t.config import load_config, validate_components
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.synth.stage import shards_for
+
+    parser = argparse.ArgumentParser(prog="r4t synthesize", description="Write (query, set) shards with the RL policy.")
+    parser.add_argument("-c", "--config", required=True)
+    parser.add_argument("--run_dir")
+    parser.add_argument("--rank", type=int, default=0, help="this process's rank (shards j with j %% world_size == rank)")
+    parser.add_argument("--world_size", type=int, default=1)
+    args = parser.parse_args(rest)
+    if not 0 <= args.rank < args.world_size:
+        raise ConfigError(f"--rank must be in [0, --world_size), got {args.rank} of {args.world_size}")
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg["run_dir"] = args.run_dir
+    validate_components(cfg)
+    t0 = time.perf_counter()
+    out = shards_for(prepare_data(DataConfig.from_mapping(cfg)), cfg, args.rank, args.world_size)
+    print(f"[r4t synthesize] done in {time.perf_counter() - t0:.1f}s: {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------- retrieve
+def _retrieve(rest: list[str]) -> int:
+    import json
+
+    from r4t.config import load_config
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.retrievers import retrievers
+
+    parser = argparse.ArgumentParser(prog="r4t retrieve", description="Print the set a retriever returns for a query.")
+    parser.add_argument("-c", "--config", required=True)
+    parser.add_argument("--query", required=True, action="append", help="query text (repeatable)")
+    parser.add_argument("--ckpt", help="SetDiffusion checkpoint (shorthand for --retriever r4t_diffusion with this checkpoint)")
+    parser.add_argument("--retriever", default=None, help='registry name or JSON spec, e.g. \'{"name": "mmr", "lambda_": 0.5}\'')
+    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--run_dir")
+    args = parser.parse_args(rest)
+    cfg = load_config(args.config)
+    if args.run_dir:
+        cfg["run_dir"] = args.run_dir
+    if args.retriever:
+        spec = json.loads(args.retriever) if args.retriever.lstrip().startswith("{") else args.retriever
+    elif args.ckpt:
+        spec = {"name": "r4t_diffusion", "checkpoint": args.ckpt}
+    else:
+        raise ConfigError("give --ckpt (a diffusion checkpoint) or --retriever")
+    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    retriever = retrievers.build(spec, data=data)
+    index = {item_id: i for i, item_id in enumerate(data.catalog.item_ids)}
+    for query, items in zip(args.query, retriever.retrieve(args.query, args.k)):
+        print(f"query: {query}")
+        for n, item_id in enumerate(items, 1):
+            print(f"  {n:2d}. {item_id}  {data.catalog.item_texts[index[item_id]]}")
     return 0
 
 

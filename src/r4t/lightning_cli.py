@@ -35,7 +35,8 @@ class R4TLightningCLI(LightningCLI):
         parser.add_argument("--reward", type=dict, default={}, help="reward section (components and weights)")
         parser.add_argument("--policy", type=dict, default={}, help="fan-out policy section (read by r4t rl)")
         parser.add_argument("--rl", type=dict, default={}, help="RL section (read by r4t rl)")
-        for key in ("run_dir", "catalog", "embedder", "index"):
+        parser.add_argument("--synth", type=dict, default={}, help="synthesis section (read by r4t synthesize and ShardDataModule)")
+        for key in ("run_dir", "catalog", "embedder", "index", "reward", "policy", "rl", "synth"):
             parser.link_arguments(key, f"data.init_args.{key}")
         # Logs and checkpoints follow run_dir, including a --run_dir given on the command line.
         parser.link_arguments("run_dir", "trainer.default_root_dir", compute_fn=_diffusion_dir)

@@ -52,6 +52,10 @@ class CuratedSetDataModule(L.LightningDataModule):
         catalog: Any = "music",
         embedder: Any = "minilm",
         index: dict[str, Any] | None = None,
+        reward: dict[str, Any] | None = None,
+        policy: dict[str, Any] | None = None,
+        rl: dict[str, Any] | None = None,
+        synth: dict[str, Any] | None = None,
         set_size: int = 10,
         batch_size: int = 64,
         val_fraction: float = 0.05,  # and as much again for test
@@ -62,6 +66,10 @@ class CuratedSetDataModule(L.LightningDataModule):
         if not 0.0 < val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
         self.config = DataConfig(catalog=catalog, embedder=embedder, index=dict(index or {}), run_dir=run_dir)
+        # The pipeline sections (linked from the top level of the YAML); curated sets need
+        # only the data sections, synthesized shards need all of them.
+        self.pipeline = {"run_dir": run_dir, "catalog": catalog, "embedder": embedder, "index": dict(index or {}),
+                         "reward": reward, "policy": policy, "rl": rl, "synth": synth}
         self.set_size, self.batch_size, self.val_fraction = set_size, batch_size, val_fraction
         self.num_workers, self.seed = num_workers, seed
         self.data: PreparedData | None = None
@@ -103,3 +111,82 @@ class CuratedSetDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return DataLoader(self.test_set, batch_size=self.batch_size, num_workers=self.num_workers)
+
+
+class ShardDataModule(CuratedSetDataModule):
+    """R4T's training data: (z_q, Z) pairs from shards the RL-tuned policy synthesized.
+
+    ``prepare_data`` builds whatever is missing for this config (catalog, embeddings,
+    index, warm-start and RL policy, shards), each cached, so ``r4t fit`` runs the whole
+    pipeline. Training streams shards with webdataset: resampled shards with a fixed
+    per-rank epoch length, so DDP ranks read different shards and never see uneven epochs.
+    """
+
+    def __init__(self, *args: Any, val_shards: int = 1, shuffle_buffer: int = 2000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.val_shards, self.shuffle_buffer = val_shards, shuffle_buffer
+        self.shard_dir = None
+
+    def prepare_data(self) -> None:
+        from r4t.synth.stage import shards_for
+
+        shards_for(prepare_data(self.config), self.pipeline)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.shard_dir is not None:
+            return
+        import json
+
+        from r4t.synth.shards import read_shards
+        from r4t.synth.stage import shards_for
+
+        self.data = prepare_data(self.config, quiet=True)
+        self.shard_dir = shards_for(self.data, self.pipeline)
+        manifest = json.loads((self.shard_dir / "manifest.json").read_text())
+        files = [str(self.shard_dir / e["file"]) for e in manifest["shards"] if e["count"] > 0]
+        if len(files) <= self.val_shards:
+            raise ConfigError(f"{self.shard_dir}: {len(files)} non-empty shards; need more than data.val_shards={self.val_shards}")
+        self.train_files, self.val_files = files[: -self.val_shards], files[-self.val_shards :]
+        counts = {str(self.shard_dir / e["file"]): e["count"] for e in manifest["shards"]}
+        self.train_samples = sum(counts[f] for f in self.train_files)
+        first = [s["z"] for s, _ in zip(read_shards(self.train_files[:1]), range(512))]
+        self._dim = int(first[0].shape[1])
+        self._sigma = float(np.stack(first).std())
+        if self._dim != self.data.item_emb.shape[1]:
+            raise ConfigError(f"{self.shard_dir}: shards hold {self._dim}-d rows but the embedder gives {self.data.item_emb.shape[1]}-d")
+
+    @property
+    def dim(self) -> int:
+        self.setup()
+        return self._dim
+
+    @property
+    def sigma_data(self) -> float:
+        self.setup()
+        return self._sigma
+
+    @staticmethod
+    def _to_tensors(sample: dict[str, Any]) -> dict[str, torch.Tensor]:
+        from r4t.synth.shards import decode_sample
+
+        s = decode_sample(sample)
+        return {"query": torch.from_numpy(s["zq"]), "set": torch.from_numpy(s["z"])}
+
+    def _world(self) -> int:
+        return int(self.trainer.world_size) if self.trainer is not None else 1
+
+    def train_dataloader(self) -> DataLoader:
+        import webdataset as wds
+
+        per_rank = max(self.batch_size, self.train_samples // self._world())
+        ds = (wds.WebDataset(self.train_files, resampled=True, shardshuffle=True, seed=self.seed, nodesplitter=wds.split_by_node)
+              .shuffle(self.shuffle_buffer).map(self._to_tensors).with_epoch(per_rank))
+        return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        import webdataset as wds
+
+        ds = wds.WebDataset(self.val_files, shardshuffle=False, empty_check=False).map(self._to_tensors)
+        return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    test_dataloader = val_dataloader

@@ -30,12 +30,24 @@ class GroundedFanout:
 
 
 class FanoutGrounder:
-    def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1) -> None:
+    def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1, cache_size: int = 200_000) -> None:
         if depth < 1:
             raise DataError(f"grounding depth must be >= 1, got {depth}")
         self.data, self.max_queries, self.depth = data, max_queries, depth
+        self._emb_cache: dict[str, np.ndarray] = {}
+        self.cache_size = cache_size
         self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
         self._codes = {a: torch.from_numpy(np.unique(v, return_inverse=True)[1]) for a, v in data.catalog.attributes.items()}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts, each distinct text once: policies repeat sub-queries a lot, and the
+        encoder is the most expensive part of grounding."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._emb_cache]
+        if missing:
+            if len(self._emb_cache) + len(missing) > self.cache_size:
+                self._emb_cache.clear()
+            self._emb_cache.update(zip(missing, self.data.embedder.encode(missing)))
+        return np.stack([self._emb_cache[t] for t in texts])
 
     def query(self, qid: str) -> tuple[int, Query]:
         if qid not in self._queries:
@@ -49,9 +61,9 @@ class FanoutGrounder:
         if not flat:
             return [None] * len(parsed)
         d = self.data
-        sub_emb = d.embedder.encode(flat)
+        sub_emb = self.encode(flat)
         _, ids = d.item_index.search(sub_emb, self.depth)
-        q_emb = d.embedder.encode(list(query_texts))
+        q_emb = self.encode(list(query_texts))
         out: list[GroundedFanout | None] = []
         cursor = 0
         for n, subs in enumerate(parsed):
@@ -80,4 +92,4 @@ class FanoutGrounder:
             batch.reference_ids = [list(query.reference)]
         if query.interpretations:
             texts = [f"{query.text} {v}" for v in query.interpretations]
-            batch.target_emb = torch.from_numpy(self.data.embedder.encode(texts))[None]
+            batch.target_emb = torch.from_numpy(self.encode(texts))[None]

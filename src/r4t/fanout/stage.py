@@ -29,7 +29,7 @@ from r4t.rewards.composite import CompositeReward
 from r4t.runs import atomic_dir, config_hash
 
 
-def _from(cls, section: Mapping[str, Any] | None, key: str):
+def section_config(cls, section: Mapping[str, Any] | None, key: str):
     section = dict(section or {})
     known = set(cls.__dataclass_fields__)
     unknown = set(section) - known

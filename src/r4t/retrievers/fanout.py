@@ -1,7 +1,8 @@
 """Fan-out LM retrievers: the policy writes sub-queries, each is embedded and searched, and
 the rows are grounded to k distinct items (``CatalogIndex.search_distinct``).
 
-* ``fanout_lm``  one fan-out per query (greedy by default). With the warm-start policy
+* ``fanout_lm``  one fan-out per query (seeded sampling at temperature 0.9 by default: greedy
+                 decoding makes small policies stop after one or two sub-queries). With the warm-start policy
                  this is the paper's zero-shot fan-out baseline; with the RL-tuned policy,
                  R4T-FOLM.
 * ``best_of_n``  N sampled fan-outs per query, the one with the highest training reward wins.
@@ -38,7 +39,7 @@ def _load(path: str, k: int, temperature: float, max_new_tokens: int, domain: st
 class FanoutLM(Retriever):
     """A fan-out LM policy (zero-shot / warm-start or RL-tuned) grounded by the dense index."""
 
-    def __init__(self, data: PreparedData, policy: str, greedy: bool = True, temperature: float = 0.9,
+    def __init__(self, data: PreparedData, policy: str, greedy: bool = False, temperature: float = 0.9,
                  max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0) -> None:
         super().__init__(data)
         self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain)

@@ -1,0 +1,1 @@
+"""Stage (ii): the objective transducer (RL policy -> (query, set) webdataset shards)."""

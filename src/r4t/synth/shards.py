@@ -1,0 +1,95 @@
+"""Webdataset shards written atomically, with checksummed sidecars.
+
+A shard ``shard-00007.tar`` is written to a temporary name and renamed when complete;
+its sidecar ``shard-00007.json`` (sample count + sha256) is written after, so a shard
+counts as finished only if both exist and agree. Samples are encoded as bytes here
+(npy via ``np.save`` without pickle) and decoded the same way, never by unpickling.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import webdataset as wds
+
+from r4t.errors import DataError
+from r4t.runs import file_sha256, stable_json
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def encode_sample(key: str, query: str, zq: np.ndarray, z: np.ndarray, rewards: dict[str, float], meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "__key__": key,
+        "query.txt": query.encode(),
+        "zq.npy": _npy(zq.astype(np.float32)),
+        "z.npy": _npy(z.astype(np.float32)),
+        "rewards.json": stable_json(rewards).encode(),
+        "meta.json": stable_json(meta).encode(),
+    }
+
+
+def decode_sample(sample: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {
+            "key": sample["__key__"],
+            "query": sample["query.txt"].decode(),
+            "zq": np.load(io.BytesIO(sample["zq.npy"]), allow_pickle=False),
+            "z": np.load(io.BytesIO(sample["z.npy"]), allow_pickle=False),
+            "rewards": json.loads(sample["rewards.json"]),
+            "meta": json.loads(sample["meta.json"]),
+        }
+    except (KeyError, ValueError) as exc:
+        raise DataError(f"malformed shard sample {sample.get('__key__')!r} from {sample.get('__url__')}: {exc}") from None
+
+
+def sidecar(shard: Path) -> Path:
+    return shard.with_suffix(".json")
+
+
+def shard_complete(shard: Path) -> bool:
+    side = sidecar(shard)
+    if not (shard.exists() and side.exists()):
+        return False
+    try:
+        info = json.loads(side.read_text())
+    except json.JSONDecodeError:
+        return False
+    return info.get("sha256") == file_sha256(shard)
+
+
+def write_shard(shard: Path, samples: Iterable[dict[str, Any]]) -> int:
+    """Write samples to ``shard`` atomically; returns the count."""
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    tmp = shard.with_name(f".{shard.name}.tmp-{os.getpid()}")
+    count = 0
+    try:
+        with wds.TarWriter(str(tmp)) as sink:
+            for sample in samples:
+                sink.write(sample)
+                count += 1
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, shard)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    side_tmp = sidecar(shard).with_name(f".{sidecar(shard).name}.tmp-{os.getpid()}")
+    side_tmp.write_text(json.dumps({"count": count, "sha256": file_sha256(shard)}))
+    os.replace(side_tmp, sidecar(shard))
+    return count
+
+
+def read_shards(urls: list[str]) -> Iterator[dict[str, Any]]:
+    """All samples of ``urls`` in order (for checks and tests; training streams with WebDataset)."""
+    for sample in wds.WebDataset(urls, shardshuffle=False, empty_check=False):
+        yield decode_sample(sample)

@@ -1,0 +1,135 @@
+"""Stage (ii) (`r4t synthesize`): the RL-tuned policy writes (query, set) training pairs.
+
+For every training query: S fan-outs at temperature 0.9, each grounded in the index. The
+target Z [L, d] holds, per sub-query, the content embedding of its top-1 item (OAR) or the
+sub-query's own text embedding (WSCR); L = k rows, in a seeded random order (sets are
+order-free). A fan-out with fewer than L sub-queries repeats rows (seeded) to fill L.
+Unparsable fan-outs are dropped and counted. Every sample keeps its reward components.
+
+Queries are cut into fixed shards (``queries_per_shard``); a shard's samples are seeded by
+the query (not by the process), so 1 or N ranks write identical shards; rank r of N writes
+shards j with j % N == r. Finished shards (tar + checksummed sidecar) are skipped on a
+rerun, so an interrupted run resumes at the first unfinished shard without losing or
+duplicating a sample. ``manifest.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from r4t.catalog.catalog import Query
+from r4t.data.prepare import PreparedData
+from r4t.errors import ConfigError, DataError
+from r4t.fanout.grounding import FanoutGrounder
+from r4t.fanout.policy import FanoutPolicy
+from r4t.rewards.composite import CompositeReward
+from r4t.runs import atomic_write_json
+from r4t.synth.filters import keep_mask
+from r4t.synth.shards import encode_sample, shard_complete, sidecar, write_shard
+
+
+@dataclass
+class SynthConfig:
+    samples_per_query: int = 128        # S (the paper's 128)
+    temperature: float = 0.9
+    set_size: int = 10                  # L (= k by default)
+    queries_per_shard: int = 16
+    filter: str = "none"                # none | threshold | top_fraction
+    filter_value: float | None = None
+    seed: int = 0
+
+
+def query_seed(base: int, qid: str) -> int:
+    return (base * 1_000_003 + zlib.crc32(qid.encode())) % (2**31 - 1)
+
+
+def _rows(vectors: np.ndarray, set_size: int, rng: np.random.Generator) -> np.ndarray:
+    """Exactly set_size rows in random order (repeat rows, seeded, when there are fewer)."""
+    idx = np.arange(len(vectors))
+    if len(idx) < set_size:
+        idx = np.concatenate([idx, rng.choice(idx, set_size - len(idx))])
+    return vectors[rng.permutation(idx)[:set_size]]
+
+
+def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, query: Query,
+                     cfg: SynthConfig, regime: str, policy_id: str) -> tuple[list[dict[str, Any]], int]:
+    """Samples for one query (already filtered) and the number of unparsable fan-outs."""
+    seed = query_seed(cfg.seed, query.qid)
+    policy.generation.temperature = cfg.temperature
+    completions = policy.sample([query.text], cfg.samples_per_query, seed=seed)[0]
+    grounded = grounder.ground(completions, [query.text] * len(completions), [query.qid] * len(completions))
+    rng = np.random.default_rng(seed)
+    d = grounder.data
+    zq = d.query_emb[grounder.query(query.qid)[0]]
+    kept, failures = [], 0
+    candidates = []
+    for s, g in enumerate(grounded):
+        if g is None:
+            failures += 1
+            continue
+        out = reward(g.batch)
+        vectors = d.item_emb[g.top1] if regime == "oar" else g.batch.subquery_emb[0].numpy()
+        terms = {n: float(v[0]) for n, v in out.terms.items()}
+        candidates.append((float(out.total[0]), s, g, _rows(vectors, cfg.set_size, rng), terms))
+    mask = keep_mask([c[0] for c in candidates], cfg.filter, cfg.filter_value)
+    for (total, s, g, z, terms), keep in zip(candidates, mask):
+        if keep:
+            kept.append(encode_sample(
+                key=f"{query.qid}-{s:04d}", query=query.text, zq=zq, z=z,
+                rewards={"total": total, **terms},
+                meta={"qid": query.qid, "policy": policy_id, "subqueries": g.subqueries, "items": g.top1, "regime": regime},
+            ))
+    return kept, failures
+
+
+def synthesize(
+    data: PreparedData, policy: FanoutPolicy, reward: CompositeReward, cfg: SynthConfig, out_dir: Path,
+    regime: str = "oar", policy_id: str = "", rank: int = 0, world_size: int = 1, progress: bool = True,
+) -> dict[str, Any]:
+    """Write this rank's shards under ``out_dir``; rank 0 writes the manifest once all exist."""
+    if regime not in ("oar", "wscr"):
+        raise ConfigError(f"regime must be 'oar' or 'wscr', got {regime!r}")
+    if cfg.samples_per_query < 1 or cfg.queries_per_shard < 1 or cfg.set_size < 1:
+        raise ConfigError("synth.samples_per_query, queries_per_shard and set_size must be >= 1")
+    kind = "compositional" if regime == "wscr" else "open"
+    queries = data.catalog.queries_for("train", kind)
+    if not queries:
+        raise DataError(f"catalog {data.catalog.name!r} has no {kind} training queries to synthesize from")
+    shards = [queries[i : i + cfg.queries_per_shard] for i in range(0, len(queries), cfg.queries_per_shard)]
+    mine = [j for j in range(len(shards)) if j % world_size == rank]
+    grounder = FanoutGrounder(data, max_queries=policy.k)
+    t0, written, failures = time.perf_counter(), 0, 0
+    bar = tqdm(total=sum(len(shards[j]) for j in mine) * cfg.samples_per_query, desc="synthesizing", unit="fan-out", disable=not progress)
+    torch.set_grad_enabled(False)
+    for j in mine:
+        path = out_dir / f"shard-{j:05d}.tar"
+        if shard_complete(path):
+            bar.update(len(shards[j]) * cfg.samples_per_query)
+            continue
+        samples = []
+        for q in shards[j]:
+            kept, fails = synthesize_query(policy, grounder, reward, q, cfg, regime, policy_id)
+            samples += kept
+            failures += fails
+            bar.update(cfg.samples_per_query)
+        written += write_shard(path, samples)
+        bar.set_postfix(samples_per_s=f"{written / (time.perf_counter() - t0):.1f}")
+    bar.close()
+    stats = {"rank": rank, "written_now": written, "unparsable_now": failures, "seconds": time.perf_counter() - t0}
+    if rank == 0 and all(shard_complete(out_dir / f"shard-{j:05d}.tar") for j in range(len(shards))):
+        entries = [json.loads(sidecar(out_dir / f"shard-{j:05d}.tar").read_text()) | {"file": f"shard-{j:05d}.tar"} for j in range(len(shards))]
+        atomic_write_json(out_dir / "manifest.json", {
+            "samples": sum(e["count"] for e in entries), "shards": entries, "queries": len(queries),
+            "catalog_fingerprint": data.catalog.fingerprint(), "policy": policy_id, "regime": regime,
+            "config": asdict(cfg), "dim": int(data.item_emb.shape[1]),
+        })
+    return stats
