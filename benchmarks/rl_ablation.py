@@ -25,13 +25,15 @@ def main() -> None:
     p.add_argument("-c", "--config", required=True)
     p.add_argument("--policy", action="append", required=True, help="NAME=PATH of a saved policy folder")
     p.add_argument("--queries", type=int, default=64)
+    p.add_argument("--target-size", type=int, default=10, help="vendi_diversity target_size (0: the (VS-1)/(n-1) form)")
     args = p.parse_args()
     cfg = load_config(args.config)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
-    reward = build_reward(None)  # always judge with all three terms
+    vendi = {"weight": 0.2, "target_size": args.target_size} if args.target_size else 0.2
+    reward = build_reward({"components": {"groundedness": 0.6, "vendi_diversity": vendi, "alignment": 0.2}})  # all three terms
     grounder = FanoutGrounder(data)
     queries = data.catalog.queries_for("val", "open")[: args.queries]
-    print(f"# {data.catalog.name}, {len(queries)} val queries, reward = 0.6 ground + 0.2 vendi + 0.2 align; hardware: {describe_hardware()}\n")
+    print(f"# {data.catalog.name}, {len(queries)} val queries, reward = 0.6 ground + 0.2 vendi (target_size {args.target_size or 'n'}) + 0.2 align; hardware: {describe_hardware()}\n")
     print("| policy | composite | groundedness | vendi_diversity | alignment | parse failures | mean #sub-queries | distinct sub-queries / all |")
     print("|---|---|---|---|---|---|---|---|")
     for entry in args.policy:

@@ -68,3 +68,20 @@ def test_config_errors_are_one_line_with_key_paths(tmp_path, capsys):
     assert "unknown top-level key(s) ['catalogue']" in capsys.readouterr().err
     assert main(["data", "-c", str(tmp_path / "missing.yaml")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_fit_runs_the_whole_pipeline_then_retrieve(tmp_path, capsys):
+    r4t_config = TINY_CONFIG.with_name("tiny-r4t.yaml")
+    assert main(["fit", "-c", str(r4t_config), "--trainer.enable_checkpointing=true"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("[r4t data] catalog: built", "[r4t rl] warm-start:", "[r4t rl] saved", "[r4t synthesize] rank 0/1:"):
+        assert stage in out
+    (ckpt,) = (tmp_path / "runs" / "tiny" / "diffusion").rglob("*.ckpt")
+    assert main(["fit", "-c", str(r4t_config)]) == 0  # second run: every stage reused
+    out = capsys.readouterr().out
+    assert "RL policy: reusing" in out and "shards: reusing" in out and "warm-start:" not in out
+    assert main(["retrieve", "-c", str(r4t_config), "--ckpt", str(ckpt), "--query", "jazz for studying", "-k", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "query: jazz for studying" and len(lines) == 6 and "track-" in lines[1]
+    assert main(["retrieve", "-c", str(r4t_config), "--query", "x"]) == 2
+    assert "give --ckpt" in capsys.readouterr().err

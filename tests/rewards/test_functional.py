@@ -21,6 +21,9 @@ def test_vendi_two_clusters_known_value():
     x = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     assert F.vendi_score(x).item() == pytest.approx(2.0)
     assert F.normalized_vendi(x).item() == pytest.approx(1.0 / 3.0)  # (2 - 1) / (4 - 1)
+    two = torch.eye(2)
+    assert F.normalized_vendi(two).item() == pytest.approx(1.0)  # two different items: "fully diverse"
+    assert F.normalized_vendi(two, target_size=10).item() == pytest.approx(1.0 / 9.0)  # ...but only 2 of 10 directions
 
 
 def test_vendi_invariances_and_duplicates():

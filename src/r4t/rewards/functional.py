@@ -35,11 +35,17 @@ def vendi_score(emb: torch.Tensor) -> torch.Tensor:
     return ent.exp().to(emb.dtype if emb.is_floating_point() else torch.float32)
 
 
-def normalized_vendi(emb: torch.Tensor) -> torch.Tensor:
-    """(VS - 1) / (n - 1) in [0, 1]; 0 for a single item (no diversity to speak of)."""
+def normalized_vendi(emb: torch.Tensor, target_size: int | None = None) -> torch.Tensor:
+    """(VS - 1) / (m - 1) in [0, 1] with m = n, or m = max(n, target_size) when given.
+
+    With m = n a set of two different items already scores 1.0, which lets an RL policy
+    raise "diversity" by writing fewer sub-queries; ``target_size`` (the set size k) makes
+    fewer directions score less. 0 when m = 1.
+    """
     n = emb.shape[-2]
+    m = max(n, target_size or 0)
     vs = vendi_score(emb)
-    return torch.zeros_like(vs) if n == 1 else ((vs - 1.0) / (n - 1)).clamp(0.0, 1.0)
+    return torch.zeros_like(vs) if m == 1 else ((vs - 1.0) / (m - 1)).clamp(0.0, 1.0)
 
 
 def groundedness(subquery_emb: torch.Tensor, catalog_emb: torch.Tensor) -> torch.Tensor:

@@ -23,16 +23,22 @@ class Groundedness(TermReward):
 
 @rewards.register("vendi_diversity")
 class VendiDiversity(TermReward):
-    """Vendi score of the top-1 items' content embeddings; normalised to [0, 1] by default."""
+    """Vendi score of the top-1 items' content embeddings; normalised to [0, 1] by default.
+
+    ``target_size`` normalises by max(n, target_size) - 1 instead of n - 1, so a fan-out
+    cannot score high diversity by writing only two sub-queries (set it to k for RL).
+    """
 
     name, needs = "vendi_diversity", ("item_emb",)
 
-    def __init__(self, normalize: bool = True) -> None:
-        self.normalize = normalize
+    def __init__(self, normalize: bool = True, target_size: int | None = None) -> None:
+        if target_size is not None and target_size < 1:
+            raise ConfigError(f"vendi_diversity target_size must be >= 1, got {target_size}")
+        self.normalize, self.target_size = normalize, target_size
         self.min_value = 0.0 if normalize else 1.0
 
     def score(self, batch: SetBatch) -> torch.Tensor:
-        return F.normalized_vendi(batch.item_emb) if self.normalize else F.vendi_score(batch.item_emb)
+        return F.normalized_vendi(batch.item_emb, self.target_size) if self.normalize else F.vendi_score(batch.item_emb)
 
 
 @rewards.register("alignment")

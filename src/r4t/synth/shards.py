@@ -73,7 +73,8 @@ def write_shard(shard: Path, samples: Iterable[dict[str, Any]]) -> int:
     tmp = shard.with_name(f".{shard.name}.tmp-{os.getpid()}")
     count = 0
     try:
-        with wds.TarWriter(str(tmp)) as sink:
+        # A fixed mtime makes equal samples give byte-identical shards (reproducible, checksummable).
+        with wds.TarWriter(str(tmp), mtime=0.0) as sink:
             for sample in samples:
                 sink.write(sample)
                 count += 1
