@@ -26,7 +26,7 @@ def test_rl_writes_policy_logs_and_reuses(tmp_path, capsys):
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["warm_start"]) >= {"reward", "groundedness", "vendi_diversity", "alignment", "parse_failure_rate"}
     header = (run / "metrics.csv").read_text().splitlines()[0]
-    for column in ("reward", "rewards/groundedness/mean", "entropy", "approx_kl_to_sampler"):
+    for column in ("reward", "rewards/groundedness/mean", "entropy", "approx_kl_to_sampler", "parse_failure_rate"):
         assert column in header
     assert (run / "curve.png").exists()
     assert main(["rl", "-c", str(TINY_CONFIG)]) == 0

@@ -136,13 +136,16 @@ def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Comp
 class CSVMetricsCallback(TrainerCallback):
     """trl's per-step logs appended to metrics.csv as they happen (survives a crash)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, grounding: Any = None) -> None:
+        self.path, self.grounding = path, grounding
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "reward" not in logs:
             return
         row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+        if self.grounding is not None:
+            rate = self.grounding.interval_failure_rate()
+            row["parse_failure_rate"] = "" if rate is None else rate
         new = not self.path.exists()
         with open(self.path, "a", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=sorted(row), extrasaction="ignore")
@@ -213,7 +216,7 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     extra = {"beta_ratio": rl_cfg.beta_ratio, "beta_nll": rl_cfg.beta_nll} if rl_cfg.loss == "soft_grpo" else {}
     metrics_csv = out / "metrics.csv"
     trainer = trainer_cls(model=policy.model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv)], **extra)
+                          processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv, shared)], **extra)
     resume = any(out.glob("checkpoint-*"))
     if resume:
         _log(f"resuming from the newest checkpoint in {out}")

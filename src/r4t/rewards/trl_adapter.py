@@ -34,6 +34,7 @@ class SharedGrounding:
         self._value: list[GroundedFanout | None] = []
         self.parse_failures = 0
         self.completions_seen = 0
+        self._since = [0, 0]  # failures, completions since the last ``interval_failure_rate`` call
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[GroundedFanout | None]:
         texts = [_text(c) for c in completions]
@@ -42,13 +43,21 @@ class SharedGrounding:
         key = (tuple(texts), tuple(queries), tuple(qids or ()))
         if key != self._key:
             self._key, self._value = key, self.grounder.ground(texts, queries, qids)
-            self.parse_failures += sum(g is None for g in self._value)
+            failures = sum(g is None for g in self._value)
+            self.parse_failures += failures
             self.completions_seen += len(texts)
+            self._since = [self._since[0] + failures, self._since[1] + len(texts)]
         return self._value
 
     @property
     def parse_failure_rate(self) -> float:
         return self.parse_failures / max(self.completions_seen, 1)
+
+    def interval_failure_rate(self) -> float | None:
+        """Failure rate since the previous call (one logging step); None if nothing was scored."""
+        failures, seen = self._since
+        self._since = [0, 0]
+        return failures / seen if seen else None
 
 
 class TrlReward:
