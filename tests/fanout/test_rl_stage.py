@@ -57,3 +57,15 @@ def test_wscr_regime_and_bad_sections(tmp_path, capsys):
     bad.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  stpes: 2\n"))
     assert main(["rl", "-c", str(bad)]) == 2
     assert "rl: unknown key(s) ['stpes']" in capsys.readouterr().err
+
+
+def test_lora_rl_merges_adapters_into_the_saved_policy(tmp_path, capsys):
+    pytest.importorskip("peft")
+    from transformers import AutoModelForCausalLM
+
+    lora = tmp_path / "lora.yaml"
+    lora.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  steps: 1\n  lora: {r: 4, alpha: 8}\n"))
+    assert main(["rl", "-c", str(lora)]) == 0
+    (run,) = rl_dirs(tmp_path)
+    model = AutoModelForCausalLM.from_pretrained(run / "final")
+    assert not any("lora" in name for name, _ in model.named_parameters())  # merged, a plain model again

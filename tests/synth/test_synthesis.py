@@ -81,3 +81,11 @@ def test_filters():
         keep_mask([0.1], "threshold")
     with pytest.raises(ConfigError, match="must be one of"):
         keep_mask([0.1], "best")
+
+
+def test_max_queries_limits_the_work(tiny_data, tiny_policy_dir, tmp_path):
+    from dataclasses import replace
+
+    run(tiny_data, tiny_policy_dir, tmp_path / "few", cfg=replace(CFG, max_queries=5))
+    manifest = json.loads((tmp_path / "few" / "manifest.json").read_text())
+    assert manifest["queries"] == 5 and len(manifest["shards"]) == 1

@@ -40,7 +40,7 @@ def section_config(cls, section: Mapping[str, Any] | None, key: str):
 
 @dataclass
 class PolicyConfig:
-    model: str = "tiny"                 # "tiny" (built + warm-started here), a local folder or a hub id
+    model: str = "tiny"                 # "tiny" (built here), "gemma3-270m" (the gemma extra), a local folder or a hub id
     prompt_style: str = "bare"          # bare (tiny) | instruction (instruction-tuned LMs)
     gguf_file: str | None = None
     k: int = 10
@@ -63,6 +63,7 @@ class RLConfig:
     beta_ratio: float = 0.05
     beta_nll: float = 0.05
     depth: int = 50                     # WSCR: hits per sub-query for reference recall
+    lora: dict[str, Any] | None = None  # e.g. {r: 16, alpha: 32}: train LoRA adapters (peft) instead of all weights
     save_steps: int = 25
     eval_queries: int = 64
     seed: int = 0
@@ -79,32 +80,46 @@ def _log(msg: str) -> None:
 
 
 def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> tuple[FanoutPolicy, Path]:
-    """The starting policy: a tiny LM warm-started on curated pairs (cached), or a loaded checkpoint."""
-    gen = GenerationSettings(max_new_tokens=cfg.max_new_tokens)
-    if cfg.model != "tiny":
-        return load_policy(cfg.model, cfg.prompt_style, data.catalog.domain, cfg.k, cfg.gguf_file, gen), Path(cfg.model)
+    """The starting policy, cached: the tiny LM built here, Gemma 3 270M, or a loaded checkpoint,
+    warm-started on curated (query -> sub-queries) pairs when ``warmstart.steps`` > 0."""
     from r4t.fanout.sft import supervised_warmstart
     from r4t.fanout.tiny_lm import build_tiny_lm, save_policy, train_word_tokenizer
     from r4t.fanout.warmstart import warmstart_pairs
 
+    gen = GenerationSettings(max_new_tokens=cfg.max_new_tokens)
+    ws = dict(cfg.warmstart)
+    steps = int(ws.get("steps", 300))
+    if cfg.model not in ("tiny",) and steps <= 0:
+        source = _resolve_model(cfg.model, cache)
+        return load_policy(str(source), cfg.prompt_style, data.catalog.domain, cfg.k, cfg.gguf_file, gen), source
     folder = cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
     if (folder / "config.json").exists():
         _log(f"warm-start policy: reusing {folder}")
-        return load_policy(str(folder), "bare", data.catalog.domain, cfg.k, generation=gen), folder
+        return load_policy(str(folder), cfg.prompt_style, data.catalog.domain, cfg.k, generation=gen), folder
     catalog = data.catalog
     pairs = warmstart_pairs(catalog, catalog.queries_for(split="train"), k=cfg.k)
     if not pairs:
         raise ConfigError(f"catalog {catalog.name!r} yields no warm-start pairs (no training queries with matching collections)")
     t0 = time.perf_counter()
-    tok = train_word_tokenizer([t for pair in pairs for t in pair] + [q.text for q in catalog.queries])
-    policy = FanoutPolicy(build_tiny_lm(len(tok), **cfg.tiny), tok, "bare", catalog.domain, cfg.k, gen)
-    ws = dict(cfg.warmstart)
-    losses = supervised_warmstart(policy, pairs, steps=int(ws.get("steps", 300)), batch_size=int(ws.get("batch_size", 32)), lr=float(ws.get("lr", 1e-3)))
+    if cfg.model == "tiny":
+        tok = train_word_tokenizer([t for pair in pairs for t in pair] + [q.text for q in catalog.queries])
+        policy = FanoutPolicy(build_tiny_lm(len(tok), **cfg.tiny), tok, "bare", catalog.domain, cfg.k, gen)
+    else:
+        policy = load_policy(str(_resolve_model(cfg.model, cache)), cfg.prompt_style, catalog.domain, cfg.k, cfg.gguf_file, gen)
+    losses = supervised_warmstart(policy, pairs, steps=steps, batch_size=int(ws.get("batch_size", 32)), lr=float(ws.get("lr", 1e-3)))
     with atomic_dir(folder) as tmp:
-        save_policy(policy.model, tok, tmp)
+        save_policy(policy.model, policy.tokenizer, tmp)
         (tmp / "warmstart.json").write_text(json.dumps({"pairs": len(pairs), "first_loss": losses[0], "last_loss": losses[-1]}))
     _log(f"warm-start: {len(pairs)} pairs, loss {losses[0]:.2f} -> {losses[-1]:.2f} in {time.perf_counter() - t0:.1f}s -> {folder}")
     return policy, folder
+
+
+def _resolve_model(name: str, cache: Path) -> Path | str:
+    if name == "gemma3-270m":
+        from r4t.fanout.gemma import gemma3_model_dir
+
+        return gemma3_model_dir(cache)
+    return name
 
 
 def rl_reward(reward_section: Mapping[str, Any] | None, cfg: RLConfig) -> CompositeReward:
@@ -215,8 +230,15 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     trainer_cls = SoftGRPOTrainer if rl_cfg.loss == "soft_grpo" else GRPOTrainer
     extra = {"beta_ratio": rl_cfg.beta_ratio, "beta_nll": rl_cfg.beta_nll} if rl_cfg.loss == "soft_grpo" else {}
     metrics_csv = out / "metrics.csv"
+    if rl_cfg.lora:
+        from peft import LoraConfig
+
+        lora = dict(rl_cfg.lora)
+        extra["peft_config"] = LoraConfig(r=int(lora.get("r", 16)), lora_alpha=int(lora.get("alpha", 32)),
+                                          target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
     trainer = trainer_cls(model=policy.model, reward_funcs=funcs, args=args, train_dataset=dataset,
                           processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv, shared)], **extra)
+    policy.model = trainer.model  # with LoRA this is the peft-wrapped model that trains
     resume = any(out.glob("checkpoint-*"))
     if resume:
         _log(f"resuming from the newest checkpoint in {out}")
@@ -231,8 +253,9 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if metrics_csv.exists():
         plot_curve(metrics_csv, out / "curve.png", {"warm-start": before, "RL": after})
+    model = policy.model.merge_and_unload() if hasattr(policy.model, "merge_and_unload") else policy.model
     with atomic_dir(final) as tmp:
-        policy.model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True)
         policy.tokenizer.save_pretrained(tmp)
         (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "k": policy.k, "domain": policy.domain}))
     _log(f"saved {final}")

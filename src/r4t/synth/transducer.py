@@ -43,6 +43,7 @@ class SynthConfig:
     temperature: float = 0.9
     set_size: int = 10                  # L (= k by default)
     queries_per_shard: int = 16
+    max_queries: int | None = None      # only the first N training queries (quick runs, slow policies)
     filter: str = "none"                # none | threshold | top_fraction
     filter_value: float | None = None
     seed: int = 0
@@ -101,7 +102,7 @@ def synthesize(
     if cfg.samples_per_query < 1 or cfg.queries_per_shard < 1 or cfg.set_size < 1:
         raise ConfigError("synth.samples_per_query, queries_per_shard and set_size must be >= 1")
     kind = "compositional" if regime == "wscr" else "open"
-    queries = data.catalog.queries_for("train", kind)
+    queries = data.catalog.queries_for("train", kind)[: cfg.max_queries]
     if not queries:
         raise DataError(f"catalog {data.catalog.name!r} has no {kind} training queries to synthesize from")
     shards = [queries[i : i + cfg.queries_per_shard] for i in range(0, len(queries), cfg.queries_per_shard)]
