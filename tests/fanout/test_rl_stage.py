@@ -50,9 +50,10 @@ def test_rl_resumes_from_checkpoint(tmp_path, capsys):
 
 def test_wscr_regime_and_bad_sections(tmp_path, capsys):
     wscr = tmp_path / "wscr.yaml"
-    wscr.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  steps: 1\n  regime: wscr\n  depth: 20\n"))
-    assert main(["rl", "-c", str(wscr)]) == 0
-    assert "reference_recall" in capsys.readouterr().out
+    wscr.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  steps: 1\n  regime: wscr\n  depth: 20\n  loss: grpo\n"))
+    assert main(["rl", "-c", str(wscr)]) == 0  # trl's own GRPO loss on the compositional regime
+    out = capsys.readouterr().out
+    assert "reference_recall" in out and "grpo: 1 steps" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  stpes: 2\n"))
     assert main(["rl", "-c", str(bad)]) == 2
