@@ -81,19 +81,30 @@ def _lightning(command: str, rest: list[str]) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------- data
-def _data(rest: list[str]) -> int:
-    from r4t.config import load_config, validate_components
-    from r4t.data.prepare import DataConfig, prepare_data
-
-    parser = argparse.ArgumentParser(prog="r4t data", description="Build (or reuse) catalog, embeddings and indexes.")
+# ---------------------------------------------------------------------- stage commands
+def _stage_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("-c", "--config", required=True, help="YAML config (same file as r4t fit)")
     parser.add_argument("--run_dir", help="override the config's run_dir")
-    args = parser.parse_args(rest)
+    return parser
+
+
+def _stage_config(args: argparse.Namespace, validate: bool = True) -> dict[str, Any]:
+    """The YAML of ``-c`` with ``--run_dir`` applied; every component spec checked up front."""
+    from r4t.config import load_config, validate_components
+
     cfg = load_config(args.config)
     if args.run_dir:
         cfg["run_dir"] = args.run_dir
-    validate_components(cfg)
+    if validate:
+        validate_components(cfg)
+    return cfg
+
+
+def _data(rest: list[str]) -> int:
+    from r4t.data.prepare import DataConfig, prepare_data
+
+    cfg = _stage_config(_stage_parser("r4t data", "Build (or reuse) catalog, embeddings and indexes.").parse_args(rest))
     t0 = time.perf_counter()
     data = prepare_data(DataConfig.from_mapping(cfg))
     print(f"[r4t data] ready in {time.perf_counter() - t0:.1f}s: {len(data.catalog)} items, "
@@ -105,19 +116,13 @@ def _data(rest: list[str]) -> int:
 
 # ---------------------------------------------------------------------- rl
 def _rl(rest: list[str]) -> int:
-    from r4t.config import load_config, validate_components
     from r4t.data.prepare import DataConfig, prepare_data
-    from r4t.fanout.stage import PolicyConfig, RLConfig, section_config, run_rl
+    from r4t.fanout.stage import PolicyConfig, RLConfig, run_rl, section_config
 
-    parser = argparse.ArgumentParser(prog="r4t rl", description="Train the fan-out policy with GRPO / Soft-GRPO.")
-    parser.add_argument("-c", "--config", required=True, help="YAML config (same file as r4t fit)")
-    parser.add_argument("--run_dir", help="override the config's run_dir")
+    parser = _stage_parser("r4t rl", "Train the fan-out policy with GRPO / Soft-GRPO.")
     parser.add_argument("--steps", type=int, help="override rl.steps")
     args = parser.parse_args(rest)
-    cfg = load_config(args.config)
-    if args.run_dir:
-        cfg["run_dir"] = args.run_dir
-    validate_components(cfg)
+    cfg = _stage_config(args)
     policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
     if args.steps is not None:
         rl_cfg.steps = args.steps
@@ -130,22 +135,16 @@ def _rl(rest: list[str]) -> int:
 
 # ---------------------------------------------------------------------- synthesize
 def _synthesize(rest: list[str]) -> int:
-    from r4t.config import load_config, validate_components
     from r4t.data.prepare import DataConfig, prepare_data
     from r4t.synth.stage import shards_for
 
-    parser = argparse.ArgumentParser(prog="r4t synthesize", description="Write (query, set) shards with the RL policy.")
-    parser.add_argument("-c", "--config", required=True)
-    parser.add_argument("--run_dir")
+    parser = _stage_parser("r4t synthesize", "Write (query, set) shards with the RL policy.")
     parser.add_argument("--rank", type=int, default=0, help="this process's rank (shards j with j %% world_size == rank)")
     parser.add_argument("--world_size", type=int, default=1)
     args = parser.parse_args(rest)
     if not 0 <= args.rank < args.world_size:
         raise ConfigError(f"--rank must be in [0, --world_size), got {args.rank} of {args.world_size}")
-    cfg = load_config(args.config)
-    if args.run_dir:
-        cfg["run_dir"] = args.run_dir
-    validate_components(cfg)
+    cfg = _stage_config(args)
     t0 = time.perf_counter()
     out = shards_for(prepare_data(DataConfig.from_mapping(cfg)), cfg, args.rank, args.world_size)
     print(f"[r4t synthesize] done in {time.perf_counter() - t0:.1f}s: {out}")
@@ -156,21 +155,16 @@ def _synthesize(rest: list[str]) -> int:
 def _retrieve(rest: list[str]) -> int:
     import json
 
-    from r4t.config import load_config
     from r4t.data.prepare import DataConfig, prepare_data
     from r4t.retrievers import retrievers
 
-    parser = argparse.ArgumentParser(prog="r4t retrieve", description="Print the set a retriever returns for a query.")
-    parser.add_argument("-c", "--config", required=True)
+    parser = _stage_parser("r4t retrieve", "Print the set a retriever returns for a query.")
     parser.add_argument("--query", required=True, action="append", help="query text (repeatable)")
     parser.add_argument("--ckpt", help="SetDiffusion checkpoint (shorthand for --retriever r4t_diffusion with this checkpoint)")
     parser.add_argument("--retriever", default=None, help='registry name or JSON spec, e.g. \'{"name": "mmr", "lambda_": 0.5}\'')
     parser.add_argument("-k", type=int, default=10)
-    parser.add_argument("--run_dir")
     args = parser.parse_args(rest)
-    cfg = load_config(args.config)
-    if args.run_dir:
-        cfg["run_dir"] = args.run_dir
+    cfg = _stage_config(args, validate=False)
     if args.retriever:
         spec = json.loads(args.retriever) if args.retriever.lstrip().startswith("{") else args.retriever
     elif args.ckpt:
