@@ -48,3 +48,20 @@ def test_mlp_backbone_shapes_and_condition_dropout_changes_output():
     keep = net(x, torch.zeros(3), cond, torch.ones(3, dtype=torch.bool))
     drop = net(x, torch.zeros(3), cond, torch.zeros(3, dtype=torch.bool))
     assert keep.shape == (3, 5, 8) and not torch.allclose(keep, drop)
+
+
+@pytest.mark.parametrize("name", ["coherent_transformer", "mlp"])
+def test_condition_enters_at_the_scale_of_the_set_rows(name):
+    # Unit-norm 384-d query embeddings have entries ~0.05; unscaled, their token was ~20x
+    # smaller than the rows' and the trained music model ignored the query.
+    from r4t.diffusion.backbones.base import scale_condition
+
+    torch.manual_seed(0)
+    d = 384
+    net = backbones.build({"name": name}, dim=d, set_size=10)
+    query = torch.nn.functional.normalize(torch.randn(64, d), dim=-1)
+    rows = torch.randn(64, 10 * d if name == "mlp" else d)  # what the network sees: c_in * x has unit variance
+    rms = lambda t: t.pow(2).mean().sqrt().item()  # noqa: E731
+    ratio = rms(net.cond(scale_condition(query))) / rms(net.inp(rows))
+    assert 0.3 < ratio < 3.0
+    assert rms(net.cond(query)) / rms(net.inp(rows)) < 0.1  # what it was without the scaling

@@ -48,3 +48,4 @@ def test_toy_two_modes_are_reproduced_and_conditioned():
     share_plus = (free[:, :, 0].mean(1) > 0).float().mean().item()
     assert 0.2 < share_plus < 0.8
     assert (free[:, :, 0].abs() > 0.5).float().mean() > 0.9  # samples sit on a mode, not between
+

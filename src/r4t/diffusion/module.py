@@ -99,9 +99,13 @@ class SetDiffusion(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         assert self.denoiser is not None and self.ema is not None
+        # Warm-up: decay min(d, (1 + n) / (10 + n)) lets the average follow the fast early
+        # training instead of staying near the random initialisation for thousands of steps.
+        n = self.global_step
+        decay = min(self.hparams.ema_decay, (1.0 + n) / (10.0 + n))
         with torch.no_grad():
             for e, p in zip(self.ema.parameters(), self.denoiser.parameters()):
-                e.lerp_(p, 1.0 - self.hparams.ema_decay)
+                e.lerp_(p, 1.0 - decay)
 
     def configure_optimizers(self) -> dict[str, Any]:
         assert self.denoiser is not None

@@ -24,6 +24,13 @@ class Backbone(nn.Module):
         self.dim, self.set_size = dim, set_size
 
 
+def scale_condition(cond: torch.Tensor) -> torch.Tensor:
+    """Unit-norm query embeddings have entries of size ~1/sqrt(d) (0.05 for d = 384), about
+    20x smaller than the unit-variance rows the network sees; at that scale it learns to
+    ignore the query. Multiplying by sqrt(d) gives unit-variance entries."""
+    return cond * cond.shape[-1] ** 0.5
+
+
 class NoiseEmbedding(nn.Module):
     """Fourier features of c_noise followed by an MLP (as in EDM/DDPM++)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from r4t.diffusion.backbones.base import Backbone, NoiseEmbedding, backbones
+from r4t.diffusion.backbones.base import Backbone, NoiseEmbedding, backbones, scale_condition
 
 
 class _Block(nn.Module):
@@ -50,7 +50,7 @@ class CoherentTransformer(Backbone):
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
         t = self.noise(noise)
-        c = torch.where(cond_mask[:, None], self.cond(cond), self.null_cond.expand(len(cond), -1))
+        c = torch.where(cond_mask[:, None], self.cond(scale_condition(cond)), self.null_cond.expand(len(cond), -1))
         context = torch.stack([c, t], dim=1)  # the query token and the noise token
         h = self.inp(x)
         for block in self.blocks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from r4t.diffusion.backbones.base import Backbone, NoiseEmbedding, backbones
+from r4t.diffusion.backbones.base import Backbone, NoiseEmbedding, backbones, scale_condition
 
 
 @backbones.register("mlp")
@@ -25,7 +25,7 @@ class SetMLP(Backbone):
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
         b = len(x)
-        c = torch.where(cond_mask[:, None], self.cond(cond), self.null_cond.expand(b, -1))
+        c = torch.where(cond_mask[:, None], self.cond(scale_condition(cond)), self.null_cond.expand(b, -1))
         h = self.inp(x.reshape(b, -1)) + c + self.noise(noise)
         for layer in self.layers:
             h = h + layer(h)
