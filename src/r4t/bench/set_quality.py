@@ -40,6 +40,14 @@ class SetEvaluator:
         self.judge = AttributeJudge(data.catalog) if data.catalog.attributes else None
         self._row = {q.qid: i for i, q in enumerate(data.catalog.queries)}
         self._codes = {a: np.unique(v, return_inverse=True)[1] for a, v in data.catalog.attributes.items()}
+        self._target_cache: dict[str, torch.Tensor] = {}
+
+    def _targets(self, query: Query) -> torch.Tensor:
+        """Interpretation embeddings, computed once per query however many retrievers are scored."""
+        if query.qid not in self._target_cache:
+            texts = [f"{query.text} {v}" for v in query.interpretations]
+            self._target_cache[query.qid] = torch.from_numpy(self.data.embedder.encode(texts))
+        return self._target_cache[query.qid]
 
     def _roles(self, query: Query, items: Sequence[int]) -> torch.Tensor | None:
         attr = query.facet if self.role_attribute == "facet" else self.role_attribute
@@ -58,8 +66,7 @@ class SetEvaluator:
             "coherence": F.coherence(x).item(),
         }
         if query.interpretations:
-            targets = d.embedder.encode([f"{query.text} {v}" for v in query.interpretations])
-            out["coverage"] = F.coverage(x, torch.from_numpy(targets)).item()
+            out["coverage"] = F.coverage(x, self._targets(query)).item()
         if self.judge is not None and query.intent:
             s = self.judge.score(query, items)
             out["judge_alignment"], out["judge_diversity"] = 20 * s.alignment, 20 * s.diversity

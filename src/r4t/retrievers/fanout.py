@@ -50,13 +50,17 @@ class FanoutLM(Retriever):
         raise ConfigError("fanout_lm needs the query texts: call retrieve() or retrieve_indices_for()")
 
     def _directions(self, texts: Sequence[str], query_emb: np.ndarray, subqueries: list[list[str] | None]) -> list[np.ndarray]:
-        rows = []
+        # One encoder call for every sub-query of the batch (the encoder dominates latency).
+        flat = [t for subs in subqueries if subs for t in subs]
+        emb = self.data.embedder.encode(flat) if flat else None
+        rows, cursor = [], 0
         for n, subs in enumerate(subqueries):
             if subs is None:
                 self.parse_failures += 1
                 rows.append(query_emb[n : n + 1])
             else:
-                rows.append(self.data.embedder.encode(subs))
+                rows.append(emb[cursor : cursor + len(subs)])
+                cursor += len(subs)
         return rows
 
     def _ground(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
