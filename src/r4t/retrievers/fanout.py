@@ -45,6 +45,9 @@ class FanoutLM(Retriever):
         self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain)
         self.greedy, self.seed = greedy, seed
         self.parse_failures = 0
+        # Sub-query embeddings go through the grounder's cache: best_of_n has already
+        # embedded the winning sub-queries while scoring, and queries repeat across calls.
+        self.grounder = FanoutGrounder(data, max_queries=subqueries)
 
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         raise ConfigError("fanout_lm needs the query texts: call retrieve() or retrieve_indices_for()")
@@ -52,7 +55,7 @@ class FanoutLM(Retriever):
     def _directions(self, texts: Sequence[str], query_emb: np.ndarray, subqueries: list[list[str] | None]) -> list[np.ndarray]:
         # One encoder call for every sub-query of the batch (the encoder dominates latency).
         flat = [t for subs in subqueries if subs for t in subs]
-        emb = self.data.embedder.encode(flat) if flat else None
+        emb = self.grounder.encode(flat) if flat else None
         rows, cursor = [], 0
         for n, subs in enumerate(subqueries):
             if subs is None:
@@ -83,7 +86,6 @@ class BestOfN(FanoutLM):
         if n < 1:
             raise ConfigError(f"best_of_n n must be >= 1, got {n}")
         self.n, self.reward = n, build_reward(reward)
-        self.grounder = FanoutGrounder(data, max_queries=subqueries)
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
         self.check_k(k)
