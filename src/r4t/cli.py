@@ -27,6 +27,8 @@ commands:
   rl         stage (i): warm-start the fan-out policy and train it with GRPO / Soft-GRPO (cached, resumable)
   synthesize stage (ii): the RL policy writes (query, set) webdataset shards (cached, resumable, --rank/--world_size)
   retrieve   print the set a retriever returns for a query
+  benchmark  set quality (with 95% CIs) and fan-out latency of every retriever -> registry/ records
+  leaderboard  render registry/LEADERBOARD.md and plots from the records (--check validates them)
   list       list registered components: r4t list [KIND]
 
 r4t COMMAND --help shows the options of one command.
@@ -52,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _retrieve(rest)
         if command == "list":
             return _list(rest)
+        if command == "benchmark":
+            return _benchmark(rest)
+        if command == "leaderboard":
+            return _leaderboard(rest)
     except R4TError as exc:
         print(f"r4t {command}: error: {exc}", file=sys.stderr)
         return 2
@@ -70,9 +76,11 @@ def _lightning(command: str, rest: list[str]) -> int:
 
     t0 = time.perf_counter()
     saved_argv = sys.argv
-    sys.argv = [f"r4t {command}"]  # LightningCLI reads `args`, not the process's argv
+    # LightningCLI parses sys.argv[1:]; it must be exactly this command line, because Lightning's
+    # DDP launcher starts the other ranks by re-running exactly sys.argv.
+    sys.argv = [saved_argv[0] if saved_argv else "r4t", command, *rest]
     try:
-        R4TLightningCLI(args=[command, *rest])
+        R4TLightningCLI(args=None)  # parses sys.argv[1:], set above
     except SystemExit as exc:  # argparse/--print_config/--help exit through here
         return int(exc.code or 0)
     finally:
@@ -178,6 +186,89 @@ def _retrieve(rest: list[str]) -> int:
         print(f"query: {query}")
         for n, item_id in enumerate(items, 1):
             print(f"  {n:2d}. {item_id}  {data.catalog.item_texts[index[item_id]]}")
+    return 0
+
+
+# ---------------------------------------------------------------------- benchmark
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be positive integers, got {text!r}")
+    return values
+
+
+def _benchmark(rest: list[str]) -> int:
+    import shlex
+
+    from r4t.bench.latency import LatencyProtocol
+    from r4t.bench.runner import default_entries, parse_entry, run_benchmark
+    from r4t.data.prepare import DataConfig, prepare_data
+
+    parser = _stage_parser("r4t benchmark", "Benchmark set quality and fan-out latency; write registry/ records.")
+    parser.add_argument("--retrievers", nargs="+", help="registry names or JSON specs with an optional \"label\" (default: every "
+                        "built-in retriever whose policy/checkpoint exists in the run dir, plus the latency-only stand-ins)")
+    parser.add_argument("--batch-sizes", type=_int_list, default=[1, 8, 64, 1024], help="comma-separated (default 1,8,64,1024)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--registry", default="registry", help="where records go (default registry/)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--max-queries", type=int, help="cap the queries per kind (quick runs)")
+    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls per batch size (at most)")
+    parser.add_argument("--min-repeats", type=int, default=3)
+    parser.add_argument("--budget-s", type=float, default=30.0, help="stop timing a batch size after this many seconds (>= min-repeats calls)")
+    parser.add_argument("--max-call-s", type=float, default=60.0, help="skip batch sizes predicted to take longer per call")
+    parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--role-attribute", default=None, help="item attribute giving roles for complementarity (default: facet; fashion: category)")
+    parser.add_argument("--leaderboard", action="store_true", help="re-render registry/LEADERBOARD.md afterwards")
+    args = parser.parse_args(rest)
+    cfg = _stage_config(args)
+    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    if args.retrievers:
+        entries, missing = [parse_entry(r) for r in args.retrievers], []
+    else:
+        entries, missing = default_entries(cfg, data)
+    for line in missing:
+        print(f"[r4t benchmark] skipping {line}")
+    protocol = LatencyProtocol(batch_sizes=args.batch_sizes, warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
+                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=args.k)
+    role = args.role_attribute or ("category" if data.catalog.domain == "fashion" else "facet")
+    t0 = time.perf_counter()
+    paths = run_benchmark(cfg, data, entries, protocol, registry=args.registry, split=args.split, device=args.device,
+                          max_queries=args.max_queries, quality=not args.no_quality, latency=not args.no_latency,
+                          seed=int(cfg.get("seed_everything", 0) or 0), command="r4t benchmark " + shlex.join(rest),
+                          role_attribute=role)
+    print(f"[r4t benchmark] {len(paths)} records in {time.perf_counter() - t0:.1f}s:")
+    for path in paths:
+        print(f"  {path}")
+    if args.leaderboard:
+        return _leaderboard(["--registry", args.registry])
+    return 0
+
+
+def _leaderboard(rest: list[str]) -> int:
+    from r4t.bench.leaderboard import build_leaderboard
+    from r4t.bench.records import check_registry
+
+    parser = argparse.ArgumentParser(prog="r4t leaderboard", description="Render registry/LEADERBOARD.md from the records.")
+    parser.add_argument("--registry", default="registry")
+    parser.add_argument("--check", action="store_true", help="only validate every record against the schema (exit 1 on problems)")
+    parser.add_argument("--html", action="store_true", help="also write leaderboard.html")
+    args = parser.parse_args(rest)
+    count, problems = check_registry(args.registry)
+    for problem in problems:
+        print(f"r4t leaderboard: {problem}", file=sys.stderr)
+    if args.check:
+        print(f"[r4t leaderboard] {count} records checked, {len(problems)} problems")
+        return 1 if problems else 0
+    if problems:
+        raise ConfigError(f"{len(problems)} invalid records under {args.registry}; fix them or run `r4t leaderboard --check`")
+    for path in build_leaderboard(args.registry, html_page=args.html):
+        print(f"[r4t leaderboard] wrote {path}")
     return 0
 
 

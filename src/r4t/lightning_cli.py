@@ -7,6 +7,7 @@ registry spec before anything is instantiated.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
@@ -14,10 +15,11 @@ from lightning.pytorch.cli import LightningCLI
 from r4t.config import validate_components
 from r4t.data.datamodules import CuratedSetDataModule
 from r4t.diffusion.module import SetDiffusion
+from r4t.runs import atomic_write_json, config_hash
 
 
 class R4TLightningCLI(LightningCLI):
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str] | None = None) -> None:
         super().__init__(
             model_class=SetDiffusion,
             datamodule_class=CuratedSetDataModule,
@@ -44,6 +46,36 @@ class R4TLightningCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         validate_components(_plain(cfg))
+
+    def before_fit(self) -> None:
+        """Make `r4t fit` resumable: checkpoints go to a folder keyed by the fit config, with
+        a `last.ckpt`; rerunning the same command resumes from it (a finished run returns at
+        once), and any change to the config starts a fresh folder. An explicit
+        `--ckpt_path` always wins."""
+        cfg = _plain(self.config["fit"])
+        callback = self.trainer.checkpoint_callback
+        if callback is None:  # --trainer.enable_checkpointing false: nothing to resume from
+            return
+        folder = Path(cfg["run_dir"]) / "diffusion" / "checkpoints" / config_hash(_fit_identity(cfg))
+        callback.dirpath = str(folder)
+        callback.save_last = True
+        last = folder / "last.ckpt"
+        if self.config_init["fit"].get("ckpt_path") is None and last.exists():
+            self.config_init["fit"]["ckpt_path"] = str(last)
+            print(f"[r4t fit] resuming from {last}", flush=True)
+        if self.trainer.is_global_zero:
+            atomic_write_json(folder / "run.json", {"data_class": cfg["data"]["class_path"], "config": _fit_identity(cfg)})
+
+
+# Settings that change how a run is displayed, not what it computes.
+_COSMETIC_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps", "logger", "callbacks", "default_root_dir")
+
+
+def _fit_identity(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What determines a fit's checkpoints: every section except file paths and display settings."""
+    ident = {k: v for k, v in cfg.items() if k not in ("config", "ckpt_path", "trainer")}
+    ident["trainer"] = {k: v for k, v in (cfg.get("trainer") or {}).items() if k not in _COSMETIC_TRAINER_KEYS}
+    return ident
 
 
 def _diffusion_dir(run_dir: str) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import shutil
 import tempfile
 from pathlib import Path
@@ -36,6 +37,21 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+FAILPOINT_ENV = "R4T_FAILPOINT"
+
+
+def failpoint(name: str) -> None:
+    """Kill this process with SIGKILL when ``R4T_FAILPOINT`` equals ``name``.
+
+    The crash-and-resume tests (tests/reliability/) use this to die at an exact point
+    -- mid-embedding, after an RL checkpoint, after a shard, at an epoch start -- which a
+    timer-based kill could not hit reliably. SIGKILL runs no cleanup, so what survives is
+    what a power cut would leave. A no-op unless the variable is set.
+    """
+    if os.environ.get(FAILPOINT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield a temp folder; on success rename it to ``final`` (replacing nothing half-done).
@@ -48,6 +64,7 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
+        failpoint(f"atomic_dir:{final.parent.name}")  # contents written, not yet renamed
         if final.exists():
             shutil.rmtree(tmp)
         else:

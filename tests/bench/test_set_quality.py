@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from r4t.bench.set_quality import SetEvaluator, dense_recall_at, format_table
 from r4t.retrievers import retrievers
 
@@ -25,3 +28,16 @@ def test_compositional_recall(tiny_data):
     assert 0.0 <= rep.values["recall@10"] <= rep.values["hit@10"] <= 1.0
     deep = dense_recall_at(tiny_data, comp, 500)
     assert deep["recall@500"] >= rep.values["recall@10"]  # more candidates never lower recall
+
+
+def test_reward_terms_and_per_query_scores(tiny_data):
+    reward = {"components": {"groundedness": 0.6, "vendi_diversity": 0.2, "alignment": 0.2}}
+    ev = SetEvaluator(tiny_data, reward=reward)
+    open_q = tiny_data.catalog.queries_for(kind="open")[:6]
+    rep = ev.evaluate(retrievers.build("dense_topk", data=tiny_data), open_q, 10, "dense_topk")
+    g, v, a, c = (rep.per_query[f"reward/{n}"] for n in ("groundedness", "vendi_diversity", "alignment", "composite"))
+    assert g.shape == (6,) and len(rep.sets) == 6
+    np.testing.assert_allclose(g, 1.0, atol=1e-5)  # catalog items are on the catalog manifold
+    np.testing.assert_allclose(c, 0.6 * g + 0.2 * v + 0.2 * a, atol=1e-5)
+    assert rep.values["reward/composite"] == pytest.approx(float(c.mean()))
+    np.testing.assert_allclose(rep.per_query["vendi_diversity"], v, atol=1e-6)

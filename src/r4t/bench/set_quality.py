@@ -10,8 +10,8 @@ for complementarity are the catalog attribute named by ``role_attribute`` or, wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -21,22 +21,32 @@ from r4t.data.prepare import PreparedData
 from r4t.metrics import DistinctItemsRatio, IntraListDiversity, RecallHitAtN
 from r4t.metrics.judge import AttributeJudge
 from r4t.retrievers.base import Retriever
+from r4t.rewards import build_reward
 from r4t.rewards import functional as F
+from r4t.rewards.base import SetBatch
 
 
 @dataclass
 class QualityReport:
+    """Means per metric, plus the per-query scores (NaN where a query has no such score)
+    that confidence intervals and paired tests need."""
+
     name: str
     values: dict[str, float]
     queries: int
+    per_query: dict[str, np.ndarray] = field(default_factory=dict)
+    sets: list[list[int]] = field(default_factory=list)
 
 
 class SetEvaluator:
     """Per-query scores of returned sets, averaged into one row per retriever."""
 
-    def __init__(self, data: PreparedData, role_attribute: str = "facet") -> None:
+    def __init__(self, data: PreparedData, role_attribute: str = "facet", reward: Any = None) -> None:
         self.data = data
         self.role_attribute = role_attribute
+        # The training reward scored on the returned set, the items standing in for the
+        # directions (so groundedness is 1 for every retriever that returns catalog items).
+        self.reward = build_reward(reward) if reward is not None else None
         self.judge = AttributeJudge(data.catalog) if data.catalog.attributes else None
         self._row = {q.qid: i for i, q in enumerate(data.catalog.queries)}
         self._codes = {a: np.unique(v, return_inverse=True)[1] for a, v in data.catalog.attributes.items()}
@@ -70,18 +80,47 @@ class SetEvaluator:
         if self.judge is not None and query.intent:
             s = self.judge.score(query, items)
             out["judge_alignment"], out["judge_diversity"] = 20 * s.alignment, 20 * s.diversity
+        if self.reward is not None:
+            out.update(self._reward_terms(query, items, x, q))
+        return out
+
+    def _reward_terms(self, query: Query, items: Sequence[int], x: torch.Tensor, q: torch.Tensor) -> dict[str, float]:
+        assert self.reward is not None
+        ids = [int(i) for i in items]
+        batch = SetBatch(
+            query_emb=q[None], subquery_emb=x[None], item_emb=x[None], item_ids=[ids],
+            retrieved_ids=[[[i] for i in ids]],
+            reference_ids=[list(query.reference)] if query.reference else None,
+            target_emb=self._targets(query)[None] if query.interpretations else None,
+            item_attributes={a: torch.from_numpy(c[ids])[None] for a, c in self._codes.items()},
+        )
+        result = self.reward(batch)
+        out = {f"reward/{name}": float(v[0]) for name, v in result.terms.items()}
+        out["reward/composite"] = float(result.total.reshape(-1)[0])
         return out
 
     def evaluate(self, retriever: Retriever, queries: Sequence[Query], k: int, name: str, batch_size: int = 64) -> QualityReport:
-        rows = np.array([self._row[q.qid] for q in queries])
+        return self.score(self.retrieve_sets(retriever, queries, k, batch_size), queries, k, name)
+
+    def retrieve_sets(self, retriever: Retriever, queries: Sequence[Query], k: int, batch_size: int = 64) -> list[list[int]]:
+        """The sets, retrieved in batches (the expensive half; ranks can split it)."""
+        rows = np.array([self._row[q.qid] for q in queries], dtype=np.int64)
         sets: list[list[int]] = []
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             texts = [self.data.catalog.queries[r].text for r in chunk]
             sets += retriever.retrieve_indices_for(texts, self.data.query_emb[chunk], k)
+        return sets
+
+    def score(self, sets: Sequence[Sequence[int]], queries: Sequence[Query], k: int, name: str) -> QualityReport:
+        """Every per-query score and set-level metric of ``sets`` (one per query)."""
+        if len(sets) != len(queries):
+            raise ValueError(f"{len(sets)} sets for {len(queries)} queries")
+        sets = [list(map(int, s)) for s in sets]
         scores = [self.per_query(q, s) for q, s in zip(queries, sets)]
         keys = sorted({key for s in scores for key in s})
-        values = {key: float(np.mean([s[key] for s in scores if key in s])) for key in keys}
+        per_query = {key: np.array([s.get(key, np.nan) for s in scores], dtype=np.float64) for key in keys}
+        values = {key: float(np.nanmean(v)) for key, v in per_query.items()}
         ild, distinct = IntraListDiversity(), DistinctItemsRatio(len(self.data.catalog))
         ild.update(torch.from_numpy(self.data.item_emb[np.array(sets)]))
         distinct.update(sets)
@@ -92,7 +131,10 @@ class SetEvaluator:
             rh.update([s for s, _ in refs], [r for _, r in refs])
             out = rh.compute()
             values[f"recall@{k}"], values[f"hit@{k}"] = out["recall"].item(), out["hit"].item()
-        return QualityReport(name, values, len(queries))
+            pairs = [F.recall_and_hit(s, q.reference) if q.reference else (np.nan, np.nan) for s, q in zip(sets, queries)]
+            per_query[f"recall@{k}"] = np.array([p[0] for p in pairs], dtype=np.float64)
+            per_query[f"hit@{k}"] = np.array([p[1] for p in pairs], dtype=np.float64)
+        return QualityReport(name, values, len(queries), per_query, sets)
 
 
 def dense_recall_at(data: PreparedData, queries: Sequence[Query], n: int) -> dict[str, float]:

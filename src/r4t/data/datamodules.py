@@ -172,15 +172,38 @@ class ShardDataModule(CuratedSetDataModule):
         s = decode_sample(sample)
         return {"query": torch.from_numpy(s["zq"]), "set": torch.from_numpy(s["z"])}
 
-    def _world(self) -> int:
-        return int(self.trainer.world_size) if self.trainer is not None else 1
+    def _world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return int(self.trainer.global_rank), int(self.trainer.world_size)
+
+    def rank_files(self, rank: int, world: int) -> list[str]:
+        """This rank's training shards: a disjoint round-robin split, so DDP ranks read
+        different shards (every rank reads all of them only if there are fewer shards than ranks)."""
+        if len(self.train_files) < world:
+            return list(self.train_files)
+        return self.train_files[rank::world]
 
     def train_dataloader(self) -> DataLoader:
         import webdataset as wds
 
-        per_rank = max(self.batch_size, self.train_samples // self._world())
-        ds = (wds.WebDataset(self.train_files, resampled=True, shardshuffle=True, seed=self.seed, nodesplitter=wds.split_by_node)
-              .shuffle(self.shuffle_buffer).map(self._to_tensors).with_epoch(per_rank))
+        rank, world = self._world()
+        # Every rank yields exactly the same number of samples per epoch (repeat + with_epoch),
+        # or DDP would hang on the rank that runs out first; all shuffles are seeded (per rank
+        # and per epoch by webdataset's detshuffle), so a run is reproducible.
+        per_rank = max(self.batch_size, self.train_samples // world)
+        files = self.rank_files(rank, world)
+        if self.num_workers > len(files):
+            raise ConfigError(f"data.num_workers={self.num_workers} but rank {rank} has only {len(files)} training shards; "
+                              f"use at most {len(files)} workers or more shards (synth.queries_per_shard)")
+        ds = wds.DataPipeline(
+            wds.SimpleShardList(files),
+            wds.detshuffle(bufsize=1000, seed=self.seed + 1000 * rank),
+            wds.split_by_worker,
+            wds.tarfile_to_samples(),
+            wds.shuffle(self.shuffle_buffer, seed=self.seed + 1000 * rank),
+            wds.map(self._to_tensors),
+        ).repeat(nepochs=10**9).with_epoch(per_rank)
         return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:

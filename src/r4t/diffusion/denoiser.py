@@ -10,16 +10,25 @@ from r4t.diffusion.backbones.base import Backbone
 
 
 class SetDenoiser(nn.Module):
-    """Predicts the clean set Z [B, L, d] from a noisy one at noise level sigma [B]."""
+    """Predicts the clean set Z [B, L, d] from a noisy one at noise level sigma [B].
 
-    def __init__(self, backbone: Backbone, sigma_data: float) -> None:
+    ``query_anchor`` = a > 0 runs the diffusion on the residual Z - a * z_q (the noise is
+    additive, so this is the same process shifted by the query). Its prior mean is then the
+    query itself rather than the average training set, which is what lets a model trained on
+    a few hundred intents stay on topic for an unseen one; a = 0 is the plain EDM denoiser.
+    """
+
+    def __init__(self, backbone: Backbone, sigma_data: float, query_anchor: float = 0.0) -> None:
         super().__init__()
         self.backbone = backbone
         self.sigma_data = float(sigma_data)
+        self.query_anchor = float(query_anchor)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor | None = None) -> torch.Tensor:
         if cond_mask is None:
             cond_mask = torch.ones(len(x), dtype=torch.bool, device=x.device)
         s = sigma.reshape(-1, 1, 1).to(x.dtype)
+        anchor = self.query_anchor * cond[:, None, :].to(x.dtype) if self.query_anchor else 0.0
+        x = x - anchor
         f = self.backbone(edm.c_in(s, self.sigma_data) * x, edm.c_noise(sigma.to(x.dtype)), cond, cond_mask)
-        return edm.c_skip(s, self.sigma_data) * x + edm.c_out(s, self.sigma_data) * f
+        return anchor + edm.c_skip(s, self.sigma_data) * x + edm.c_out(s, self.sigma_data) * f

@@ -19,6 +19,7 @@ from r4t.diffusion import edm
 from r4t.diffusion.backbones import backbones
 from r4t.diffusion.denoiser import SetDenoiser
 from r4t.errors import ConfigError
+from r4t.runs import failpoint
 
 
 class SetDiffusion(L.LightningModule):
@@ -40,6 +41,7 @@ class SetDiffusion(L.LightningModule):
         weight_decay: float = 0.0,
         warmup_steps: int = 200,
         ema_decay: float = 0.999,
+        query_anchor: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -55,7 +57,7 @@ class SetDiffusion(L.LightningModule):
     def _build(self, dim: int, sigma_data: float) -> None:
         self.hparams.dim, self.hparams.sigma_data = int(dim), float(sigma_data)
         net = backbones.build(self.hparams.backbone, dim=int(dim), set_size=self.hparams.set_size)
-        self.denoiser = SetDenoiser(net, sigma_data)
+        self.denoiser = SetDenoiser(net, sigma_data, self.hparams.query_anchor)
         self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
 
     def configure_model(self) -> None:
@@ -96,6 +98,9 @@ class SetDiffusion(L.LightningModule):
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_loss(batch, batch_idx, "test")
+
+    def on_train_epoch_start(self) -> None:
+        failpoint(f"fit:epoch:{self.current_epoch}")
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         assert self.denoiser is not None and self.ema is not None

@@ -49,6 +49,9 @@ class FanoutGrounder:
             self._emb_cache.update(zip(missing, self.data.embedder.encode(missing)))
         return np.stack([self._emb_cache[t] for t in texts])
 
+    def clear_cache(self) -> None:
+        self._emb_cache.clear()
+
     def query(self, qid: str) -> tuple[int, Query]:
         if qid not in self._queries:
             raise DataError(f"unknown query id {qid!r} in catalog {self.data.catalog.name!r}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
-from r4t.runs import atomic_dir, config_hash
+from r4t.runs import atomic_dir, config_hash, failpoint
 
 
 def section_config(cls, section: Mapping[str, Any] | None, key: str):
@@ -92,7 +93,7 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
     if cfg.model not in ("tiny",) and steps <= 0:
         source = _resolve_model(cfg.model, cache)
         return load_policy(str(source), cfg.prompt_style, data.catalog.domain, cfg.k, cfg.gguf_file, gen), source
-    folder = cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
+    folder = warm_start_dir(data, cfg, cache)
     if (folder / "config.json").exists():
         _log(f"warm-start policy: reusing {folder}")
         return load_policy(str(folder), cfg.prompt_style, data.catalog.domain, cfg.k, generation=gen), folder
@@ -112,6 +113,22 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
         (tmp / "warmstart.json").write_text(json.dumps({"pairs": len(pairs), "first_loss": losses[0], "last_loss": losses[-1]}))
     _log(f"warm-start: {len(pairs)} pairs, loss {losses[0]:.2f} -> {losses[-1]:.2f} in {time.perf_counter() - t0:.1f}s -> {folder}")
     return policy, folder
+
+
+def warm_start_dir(data: PreparedData, cfg: PolicyConfig, cache: Path) -> Path:
+    """Where the warm-started policy for this config lives (whether or not it exists yet)."""
+    return cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
+
+
+def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None,
+                  run_dir: str | Path) -> Path:
+    """Where ``run_rl`` puts (or found) the final RL policy for this config, without building anything."""
+    cache = Path(run_dir) / "cache"
+    steps = int(dict(policy_cfg.warmstart).get("steps", 300))
+    start: Path | str = warm_start_dir(data, policy_cfg, cache)
+    if policy_cfg.model not in ("tiny",) and steps <= 0:
+        start = _resolve_model(policy_cfg.model, cache)
+    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), asdict(policy_cfg), asdict(rl_cfg), reward_section, rl_cfg.regime) / "final"
 
 
 def _resolve_model(name: str, cache: Path) -> Path | str:
@@ -169,6 +186,32 @@ class CSVMetricsCallback(TrainerCallback):
             writer.writerow(row)
 
 
+class FailpointCallback(TrainerCallback):
+    """``R4T_FAILPOINT=rl:saved:<step>`` dies right after checkpoint <step> is on disk (crash tests)."""
+
+    def on_save(self, args, state, control, **kwargs):
+        failpoint(f"rl:saved:{state.global_step}")
+
+
+def trim_metrics(metrics_csv: Path, last_step: int) -> None:
+    """Resuming from checkpoint ``last_step`` replays the steps after it: drop their old rows
+    so metrics.csv holds each step once."""
+    if not metrics_csv.exists():
+        return
+    with open(metrics_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    fields = list(rows[0].keys())
+    kept = [r for r in rows if int(float(r["step"])) <= last_step]
+    tmp = metrics_csv.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
+    os.replace(tmp, metrics_csv)
+
+
 def plot_curve(metrics_csv: Path, out_png: Path, evals: dict[str, dict[str, float]]) -> None:
     import matplotlib
 
@@ -204,8 +247,8 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     cache = Path(run_dir) / "cache"
     policy, start_dir = warm_started_policy(data, policy_cfg, cache)
     reward = rl_reward(reward_section, rl_cfg)
-    out = cache / "rl" / config_hash(str(start_dir), data.catalog.fingerprint(), asdict(policy_cfg), asdict(rl_cfg), reward_section, rl_cfg.regime)
-    final = out / "final"
+    final = rl_policy_dir(data, policy_cfg, rl_cfg, reward_section, run_dir)
+    out = final.parent
     if (final / "config.json").exists():
         _log(f"RL policy: reusing {final}")
         return final
@@ -237,11 +280,13 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
         extra["peft_config"] = LoraConfig(r=int(lora.get("r", 16)), lora_alpha=int(lora.get("alpha", 32)),
                                           target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
     trainer = trainer_cls(model=policy.model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv, shared)], **extra)
+                          processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv, shared), FailpointCallback()], **extra)
     policy.model = trainer.model  # with LoRA this is the peft-wrapped model that trains
     resume = any(out.glob("checkpoint-*"))
     if resume:
-        _log(f"resuming from the newest checkpoint in {out}")
+        last_step = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
+        _log(f"resuming from the newest checkpoint in {out} (step {last_step})")
+        trim_metrics(metrics_csv, last_step)
     elif metrics_csv.exists():
         metrics_csv.unlink()  # a fresh start: drop rows of a run that never checkpointed
     t0 = time.perf_counter()

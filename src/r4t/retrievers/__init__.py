@@ -8,3 +8,4 @@ from r4t.retrievers import fanout as _fanout  # noqa: F401  (registers fanout_lm
 from r4t.retrievers import diffusion as _diffusion  # noqa: F401  (registers r4t_diffusion, raw_diffusion)
 
 __all__ = ["Retriever", "retrievers"]
+from r4t.retrievers import latency_only as _latency_only  # noqa: F401  (registers latency_only_fanout, latency_only_diffusion)

@@ -6,8 +6,11 @@ embedder) as a runtime argument: ``retrievers.build(spec, data=prepared)``.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -19,17 +22,50 @@ from r4t.registry import Registry
 retrievers: Registry = Registry("retrievers", entry_point_group="r4t.retrievers")
 
 
+class StageTimer:
+    """Accumulates wall time per named stage (encode / generate / search / rerank).
+
+    Retrievers wrap their stages in ``with self.stage("generate"):``; the latency
+    benchmark reads the totals. ``sync`` (e.g. ``torch.cuda.synchronize``) runs at each
+    stage boundary so asynchronous GPU work is charged to the stage that queued it.
+    """
+
+    def __init__(self, sync: Callable[[], None] | None = None) -> None:
+        self.sync = sync
+        self.totals: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        if self.sync:
+            self.sync()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.sync:
+                self.sync()
+            self.totals[name] += time.perf_counter() - start
+
+    def reset(self) -> None:
+        self.totals.clear()
+
+
 class Retriever(ABC):
     """Returns sets of k distinct catalog items, batched over queries."""
 
     def __init__(self, data: PreparedData) -> None:
         self.data = data
+        self.stage = StageTimer()
+
+    def clear_caches(self) -> None:
+        """Drop memoised work (e.g. sub-query embeddings) so a timed call pays full price."""
 
     def retrieve(self, queries: Sequence[str], k: int) -> list[list[str]]:
         """Item ids (catalog ``item_ids``) for each query text."""
         if isinstance(queries, str):
             raise DataError("retrieve() takes a list of query texts, not a single string")
-        emb = self.data.embedder.encode(list(queries))
+        with self.stage("encode"):
+            emb = self.data.embedder.encode(list(queries))
         ids = self.data.catalog.item_ids
         return [[ids[i] for i in row] for row in self.retrieve_indices_for(list(queries), emb, k)]
 
@@ -58,4 +94,5 @@ class Retriever(ABC):
 
     def candidates(self, query_emb: np.ndarray, pool: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``pool`` (scores, indices) per query from the index (pool clipped to the catalog)."""
-        return self.data.item_index.search(query_emb, min(pool, len(self.data.catalog)))
+        with self.stage("search"):
+            return self.data.item_index.search(query_emb, min(pool, len(self.data.catalog)))

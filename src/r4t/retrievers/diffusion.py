@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from r4t.data.prepare import PreparedData
+from r4t.diffusion.denoiser import SetDenoiser
 from r4t.diffusion.generate import generate_sets
 from r4t.diffusion.samplers import samplers
 from r4t.errors import ConfigError, DataError
@@ -33,10 +34,14 @@ class DiffusionRetriever(Retriever):
             raise DataError(f"{checkpoint}: checkpoint has no trained denoiser")
         if module.hparams.dim != data.item_emb.shape[1]:
             raise DataError(f"{checkpoint}: model dim {module.hparams.dim} does not match the catalog embeddings' {data.item_emb.shape[1]}")
-        self.denoiser = (module.ema if use_ema else module.denoiser).eval().to(device)
-        self.set_size = int(module.hparams.set_size)
-        self.sampler = samplers.build(sampler or {"name": "heun", "steps": 32},
-                                      sigma_min=module.hparams.sigma_min, sigma_max=module.hparams.sigma_max)
+        self._setup(module.ema if use_ema else module.denoiser, int(module.hparams.set_size), sampler,
+                    module.hparams.sigma_min, module.hparams.sigma_max, guidance, device, seed)
+
+    def _setup(self, denoiser: SetDenoiser, set_size: int, sampler: Any, sigma_min: float, sigma_max: float,
+               guidance: float, device: str, seed: int) -> None:
+        self.denoiser = denoiser.eval().to(device)
+        self.set_size = set_size
+        self.sampler = samplers.build(sampler or {"name": "heun", "steps": 32}, sigma_min=sigma_min, sigma_max=sigma_max)
         self.guidance, self.device, self.seed = guidance, torch.device(device), seed
 
     def generate(self, query_emb: np.ndarray) -> np.ndarray:
@@ -46,7 +51,10 @@ class DiffusionRetriever(Retriever):
         return rows.float().cpu().numpy()
 
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
-        return self.data.item_index.search_distinct(self.generate(query_emb), k)
+        with self.stage("generate"):
+            rows = self.generate(query_emb)
+        with self.stage("search"):
+            return self.data.item_index.search_distinct(rows, k)
 
 
 @retrievers.register("r4t_diffusion")

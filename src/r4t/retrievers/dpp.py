@@ -81,12 +81,13 @@ class DPP(Retriever):
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         scores, ids = self.candidates(query_emb, max(self.pool_size, k))
         out = []
-        for rel, cand in zip(scores, ids):
-            x = self.data.item_emb[cand].astype(np.float64)
-            quality = np.exp(self.alpha * (rel - rel.max()))  # shifted: same ratios, no overflow
-            features = quality[:, None] * x
-            picks = greedy_map(features @ features.T, k, self.epsilon, self.window)
-            rest = [p for p in range(len(cand)) if p not in set(picks)]  # ranked by relevance
-            picks = picks + rest[: k - len(picks)]
-            out.append([int(cand[p]) for p in picks])
+        with self.stage("rerank"):
+            for rel, cand in zip(scores, ids):
+                x = self.data.item_emb[cand].astype(np.float64)
+                quality = np.exp(self.alpha * (rel - rel.max()))  # shifted: same ratios, no overflow
+                features = quality[:, None] * x
+                picks = greedy_map(features @ features.T, k, self.epsilon, self.window)
+                rest = [p for p in range(len(cand)) if p not in set(picks)]  # ranked by relevance
+                picks = picks + rest[: k - len(picks)]
+                out.append([int(cand[p]) for p in picks])
         return out

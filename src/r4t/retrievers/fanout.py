@@ -45,6 +45,7 @@ class FanoutLM(Retriever):
         self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain)
         self.greedy, self.seed = greedy, seed
         self.parse_failures = 0
+        self.completion_chars: list[int] = []  # lengths of the fan-outs written (latency-only LLMs decode as many)
         # Sub-query embeddings go through the grounder's cache: best_of_n has already
         # embedded the winning sub-queries while scoring, and queries repeat across calls.
         self.grounder = FanoutGrounder(data, max_queries=subqueries)
@@ -55,7 +56,8 @@ class FanoutLM(Retriever):
     def _directions(self, texts: Sequence[str], query_emb: np.ndarray, subqueries: list[list[str] | None]) -> list[np.ndarray]:
         # One encoder call for every sub-query of the batch (the encoder dominates latency).
         flat = [t for subs in subqueries if subs for t in subs]
-        emb = self.grounder.encode(flat) if flat else None
+        with self.stage("encode"):
+            emb = self.grounder.encode(flat) if flat else None
         rows, cursor = [], 0
         for n, subs in enumerate(subqueries):
             if subs is None:
@@ -67,11 +69,17 @@ class FanoutLM(Retriever):
         return rows
 
     def _ground(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
-        return [self.data.item_index.search_distinct(d, k) for d in directions]
+        with self.stage("search"):
+            return [self.data.item_index.search_distinct(d, k) for d in directions]
+
+    def clear_caches(self) -> None:
+        self.grounder.clear_cache()
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
         self.check_k(k)
-        completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
+        with self.stage("generate"):
+            completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
+        self.completion_chars += [len(c[0]) for c in completions]
         subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
         return self._ground(self._directions(texts, np.atleast_2d(query_emb), subs), k)
 
@@ -89,10 +97,12 @@ class BestOfN(FanoutLM):
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
         self.check_k(k)
-        samples = self.policy.sample(list(texts), self.n, seed=self.seed)
+        with self.stage("generate"):
+            samples = self.policy.sample(list(texts), self.n, seed=self.seed)
         best: list[list[str] | None] = []
-        for text, group in zip(texts, samples):
-            grounded = self.grounder.ground(group, [text] * len(group))
-            scored = [(float(self.reward(g.batch).total[0]), g.subqueries) for g in grounded if g is not None]
-            best.append(max(scored, key=lambda t: t[0])[1] if scored else None)
+        with self.stage("rerank"):  # ground and score all N fan-outs
+            for text, group in zip(texts, samples):
+                grounded = self.grounder.ground(group, [text] * len(group))
+                scored = [(float(self.reward(g.batch).total[0]), g.subqueries) for g in grounded if g is not None]
+                best.append(max(scored, key=lambda t: t[0])[1] if scored else None)
         return self._ground(self._directions(texts, np.atleast_2d(query_emb), best), k)

@@ -43,7 +43,8 @@ class MMR(Retriever):
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         scores, ids = self.candidates(query_emb, max(self.pool_size, k))
         out = []
-        for rel, cand in zip(scores, ids):
-            picks = mmr_select(rel, self.data.item_emb[cand], k, self.lambda_)
-            out.append([int(cand[p]) for p in picks])
+        with self.stage("rerank"):
+            for rel, cand in zip(scores, ids):
+                picks = mmr_select(rel, self.data.item_emb[cand], k, self.lambda_)
+                out.append([int(cand[p]) for p in picks])
         return out

@@ -32,7 +32,7 @@ from r4t.errors import ConfigError, DataError
 from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy
 from r4t.rewards.composite import CompositeReward
-from r4t.runs import atomic_write_json
+from r4t.runs import atomic_write_json, failpoint
 from r4t.synth.filters import keep_mask
 from r4t.synth.shards import encode_sample, shard_complete, sidecar, write_shard
 
@@ -123,6 +123,7 @@ def synthesize(
             failures += fails
             bar.update(cfg.samples_per_query)
         written += write_shard(path, samples)
+        failpoint(f"synth:shard:{j}")
         bar.set_postfix(samples_per_s=f"{written / (time.perf_counter() - t0):.1f}")
     bar.close()
     stats = {"rank": rank, "written_now": written, "unparsable_now": failures, "seconds": time.perf_counter() - t0}

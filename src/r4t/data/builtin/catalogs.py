@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from r4t.catalog.catalog import Catalog
 from r4t.data.builtin.engine import CatalogSize, build_catalog
 from r4t.data.builtin.fashion import FashionDomain
@@ -16,17 +18,22 @@ SIZES: dict[str, CatalogSize] = {
 }
 
 
-def _size(size: str) -> CatalogSize:
+def _size(size: str, items: int | None = None) -> CatalogSize:
+    """A size preset; ``items`` overrides its item count (scale tests: 100k, 1M items)."""
     if size not in SIZES:
         raise ConfigError(f"unknown catalog size {size!r}; choose one of {', '.join(SIZES)}")
-    return SIZES[size]
+    if items is None:
+        return SIZES[size]
+    if items < 100:
+        raise ConfigError(f"catalog.items must be at least 100, got {items}")
+    return replace(SIZES[size], items=int(items))
 
 
-def music(size: str = "default", seed: int = 0) -> Catalog:
+def music(size: str = "default", seed: int = 0, items: int | None = None) -> Catalog:
     """Generated music catalog: tracks with hidden attributes, playlists, broad queries (no download)."""
-    return build_catalog(MusicDomain(), _size(size), seed, name=f"music-{size}")
+    return build_catalog(MusicDomain(), _size(size, items), seed, name=f"music-{size}" + (f"-{items}" if items else ""))
 
 
-def fashion(size: str = "default", seed: int = 0) -> Catalog:
+def fashion(size: str = "default", seed: int = 0, items: int | None = None) -> Catalog:
     """Generated fashion catalog: products with category slots, outfits, broad queries (no download)."""
-    return build_catalog(FashionDomain(), _size(size), seed, name=f"fashion-{size}")
+    return build_catalog(FashionDomain(), _size(size, items), seed, name=f"fashion-{size}" + (f"-{items}" if items else ""))

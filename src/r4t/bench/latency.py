@@ -1,0 +1,109 @@
+"""Fan-out latency with one protocol for every retriever.
+
+For each batch size: ``warmup`` untimed calls, then ``repeats`` timed calls of
+``retriever.retrieve(texts, k)`` on the same query texts -- query encoding, generation
+(LM decoding or diffusion sampling) and the faiss search all count. Memoised work is
+dropped before every call (``Retriever.clear_caches``) so no call is cheaper than a
+user's first. On CUDA every stage boundary synchronises. Slow methods are given a time
+budget per batch size: at least ``min_repeats`` calls, then stop once the budget is spent;
+a batch size is skipped (and recorded as skipped) when one call, extrapolated linearly
+from the largest size measured so far, would exceed ``max_call_s``. Every figure says how many calls it rests on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from r4t.retrievers.base import Retriever
+
+
+@dataclass
+class BatchLatency:
+    batch_size: int
+    calls: int
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    mean_s: float
+    queries_per_s: float
+    breakdown_s: dict[str, float] = field(default_factory=dict)  # mean seconds per call and stage
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LatencyProtocol:
+    batch_sizes: Sequence[int] = (1, 8, 64)
+    warmup: int = 1
+    repeats: int = 10
+    min_repeats: int = 3
+    budget_s: float = 60.0       # per batch size, after the minimum calls
+    max_call_s: float = 120.0    # skip a batch size whose predicted call time exceeds this
+    k: int = 10
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "batch_sizes": list(self.batch_sizes)}
+
+
+def batch_of(texts: Sequence[str], size: int) -> list[str]:
+    """``size`` query texts, cycling through ``texts`` (the same batch for every method)."""
+    if not texts:
+        raise ValueError("latency needs at least one query text")
+    return [texts[i % len(texts)] for i in range(size)]
+
+
+def _percentiles(times: np.ndarray) -> tuple[float, float, float]:
+    p50, p95, p99 = np.percentile(times, [50, 95, 99])
+    return float(p50), float(p95), float(p99)
+
+
+def measure_batch(retriever: Retriever, texts: Sequence[str], protocol: LatencyProtocol,
+                  sync: Callable[[], None] | None = None) -> BatchLatency:
+    """Time ``retrieve`` on one batch of query texts under ``protocol``."""
+    retriever.stage.sync = sync
+    for _ in range(protocol.warmup):
+        retriever.clear_caches()
+        retriever.retrieve(list(texts), protocol.k)
+    times: list[float] = []
+    stages: dict[str, float] = {}
+    spent = 0.0
+    while len(times) < protocol.repeats:
+        retriever.clear_caches()
+        retriever.stage.reset()
+        if sync:
+            sync()
+        start = time.perf_counter()
+        retriever.retrieve(list(texts), protocol.k)
+        if sync:
+            sync()
+        elapsed = time.perf_counter() - start
+        times.append(elapsed)
+        for name, seconds in retriever.stage.totals.items():
+            stages[name] = stages.get(name, 0.0) + seconds
+        spent += elapsed
+        if len(times) >= protocol.min_repeats and spent > protocol.budget_s:
+            break
+    arr = np.array(times)
+    p50, p95, p99 = _percentiles(arr)
+    return BatchLatency(len(texts), len(times), p50, p95, p99, float(arr.mean()), float(len(texts) / arr.mean()),
+                        {name: total / len(times) for name, total in sorted(stages.items())})
+
+
+def measure_latency(retriever: Retriever, texts: Sequence[str], protocol: LatencyProtocol,
+                    sync: Callable[[], None] | None = None, label: str = "") -> tuple[list[BatchLatency], list[int]]:
+    """The sweep over batch sizes; returns (measured, skipped batch sizes)."""
+    done: list[BatchLatency] = []
+    skipped: list[int] = []
+    for size in tqdm(sorted(protocol.batch_sizes), desc=f"latency {label}".strip(), unit="batch size", leave=False):
+        # Skip once one call at this size is predicted (linearly from the last measured size) to exceed max_call_s.
+        if done and done[-1].p50_s * size / done[-1].batch_size > protocol.max_call_s:
+            skipped.append(size)
+            continue
+        done.append(measure_batch(retriever, batch_of(texts, size), protocol, sync))
+    return done, skipped

@@ -1,0 +1,270 @@
+"""``r4t benchmark``: every retriever on the same queries, catalog, index and machine.
+
+For each retriever: quality on the test split (every reward component and the composite,
+the offline judge, Recall/Hit for compositional queries; bootstrap 95% CIs over queries
+and a paired permutation test against the best classic baseline), then the latency sweep
+(``r4t.bench.latency``). One record per retriever goes to ``registry/``.
+
+Under ``torchrun --nproc-per-node N r4t benchmark ...`` the ranks split the queries and
+gather the sets (``r4t.bench.distributed``); rank 0 times latency and writes the records.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from r4t.bench.distributed import barrier, gather_sharded, init_from_env, shard
+from r4t.bench.latency import LatencyProtocol, measure_latency
+from r4t.bench.records import hardware, new_run_id, slugify, versions, write_record
+from r4t.bench.set_quality import QualityReport, SetEvaluator
+from r4t.bench.stats import bootstrap_ci, paired_permutation_test
+from r4t.data.prepare import PreparedData
+from r4t.errors import ConfigError
+from r4t.retrievers import retrievers
+from r4t.runs import config_hash, file_sha256
+
+CLASSIC_BASELINES = ("dense_topk", "mmr", "dpp")
+TESTED_METRICS = ("reward/composite", "judge_alignment", "judge_diversity", "recall@10")
+
+
+@dataclass
+class BenchmarkEntry:
+    """One retriever to benchmark: its registry spec and the label it is shown under."""
+
+    label: str
+    spec: dict[str, Any]
+    checkpoint: str | None = None
+    notes: str = ""
+
+    @property
+    def name(self) -> str:
+        return str(self.spec["name"])
+
+
+@dataclass
+class EntryResult:
+    entry: BenchmarkEntry
+    latency_only: bool
+    parameters: int | None
+    quality: dict[str, QualityReport] = field(default_factory=dict)   # kind -> report
+    latency: tuple[list, list] | None = None
+    mean_completion_chars: float | None = None
+
+
+def parse_entry(raw: str | Mapping[str, Any]) -> BenchmarkEntry:
+    """A registry name, or a JSON/dict spec with an optional "label"."""
+    import json
+
+    spec = json.loads(raw) if isinstance(raw, str) and raw.lstrip().startswith("{") else raw
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    if "name" not in spec:
+        raise ConfigError(f"retriever spec {raw!r} has no 'name'")
+    label = spec.pop("label", None) or ",".join(f"{k}={v}" for k, v in spec.items() if k != "name") or spec["name"]
+    if label != spec["name"] and not label.startswith(spec["name"]):
+        label = f"{spec['name']} ({label})"
+    return BenchmarkEntry(label, spec, checkpoint=spec.get("checkpoint"))
+
+
+def latest_diffusion_checkpoint(run_dir: str | Path, datamodule: str) -> Path | None:
+    """The newest ``last.ckpt`` of an ``r4t fit`` whose datamodule was ``datamodule``
+    (each fit config has its own folder with a run.json naming its datamodule)."""
+    import json
+
+    best: tuple[float, Path] | None = None
+    for info in (Path(run_dir) / "diffusion" / "checkpoints").glob("*/run.json"):
+        try:
+            data_class = json.loads(info.read_text()).get("data_class", "")
+        except json.JSONDecodeError:
+            continue
+        ckpt = info.parent / "last.ckpt"
+        if str(data_class).endswith(datamodule) and ckpt.exists():
+            stamp = ckpt.stat().st_mtime
+            if best is None or stamp > best[0]:
+                best = (stamp, ckpt)
+    return best[1] if best else None
+
+
+def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[BenchmarkEntry], list[str]]:
+    """Every built-in retriever whose artifacts this config's run directory holds; plus
+    one line per retriever that is missing and the command that would build it."""
+    from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, section_config, warm_start_dir
+
+    run_dir = Path(cfg.get("run_dir", "runs/default"))
+    entries = [BenchmarkEntry("dense_topk", {"name": "dense_topk"}), BenchmarkEntry("mmr (lambda 0.5)", {"name": "mmr", "lambda_": 0.5}),
+               BenchmarkEntry("dpp (alpha 3)", {"name": "dpp", "alpha": 3.0})]
+    missing: list[str] = []
+    policy_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy")
+    rl_cfg = section_config(RLConfig, cfg.get("rl"), "rl")
+    warm = warm_start_dir(data, policy_cfg, run_dir / "cache")
+    rl = rl_policy_dir(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
+    k = policy_cfg.k
+    if (warm / "config.json").exists():
+        entries.append(BenchmarkEntry("fanout_lm (warm-start, zero-shot)", {"name": "fanout_lm", "policy": str(warm), "subqueries": k}))
+        entries.append(BenchmarkEntry("best_of_n (warm-start, N=5)", {"name": "best_of_n", "policy": str(warm), "n": 5,
+                                                                      "reward": cfg.get("reward"), "subqueries": k}))
+    else:
+        missing.append(f"fanout_lm/best_of_n (warm-start): no policy at {warm}; run `r4t rl -c CONFIG`")
+    if (rl / "config.json").exists():
+        entries.append(BenchmarkEntry("fanout_lm (RL-tuned, R4T-FOLM)", {"name": "fanout_lm", "policy": str(rl), "subqueries": k}))
+    else:
+        missing.append(f"fanout_lm (RL-tuned): no policy at {rl}; run `r4t rl -c CONFIG`")
+    for name, dm, how in (("raw_diffusion", "CuratedSetDataModule", "--data.class_path r4t.data.datamodules.CuratedSetDataModule"),
+                          ("r4t_diffusion", "ShardDataModule", "--data.class_path r4t.data.datamodules.ShardDataModule")):
+        ckpt = latest_diffusion_checkpoint(run_dir, dm)
+        if ckpt:
+            entries.append(BenchmarkEntry(name, {"name": name, "checkpoint": str(ckpt)}, checkpoint=str(ckpt)))
+        else:
+            missing.append(f"{name}: no checkpoint under {run_dir}/diffusion; run `r4t fit -c CONFIG {how}`")
+    entries.append(BenchmarkEntry("latency_only_fanout (qwen2.5-0.5b)", {"name": "latency_only_fanout", "arch": "qwen2.5-0.5b", "subqueries": k},
+                                  notes="latency only, random weights"))
+    entries.append(BenchmarkEntry("latency_only_diffusion (paper size, 256 SDE steps)", {"name": "latency_only_diffusion"},
+                                  notes="latency only, random weights"))
+    return entries, missing
+
+
+def _estimates(report: QualityReport, seed: int) -> dict[str, dict]:
+    out = {}
+    for key, values in report.per_query.items():
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            out[key] = bootstrap_ci(finite, seed=seed).as_dict()
+    return out
+
+
+def _paired_tests(results: Sequence[EntryResult], kind: str, seed: int) -> dict[str, list[dict]]:
+    """Per retriever: a paired test against the best classic baseline on each tested metric
+    (the best *other* baseline for the baselines themselves)."""
+    tests: dict[str, list[dict]] = {r.entry.label: [] for r in results}
+    baselines = [r for r in results if r.entry.name in CLASSIC_BASELINES and kind in r.quality]
+    for metric in TESTED_METRICS:
+        for r in results:
+            if kind not in r.quality or metric not in r.quality[kind].per_query:
+                continue
+            rivals = [b for b in baselines if b is not r and metric in b.quality[kind].per_query]
+            if not rivals:
+                continue
+            best = max(rivals, key=lambda b: float(np.nanmean(b.quality[kind].per_query[metric])))
+            a, b = r.quality[kind].per_query[metric], best.quality[kind].per_query[metric]
+            ok = np.isfinite(a) & np.isfinite(b)
+            if not ok.any():
+                continue
+            tests[r.entry.label].append({"metric": metric, "against": best.entry.label,
+                                         "difference": float(np.mean(a[ok] - b[ok])),
+                                         "p_value": paired_permutation_test(a[ok], b[ok], seed=seed)})
+    return tests
+
+
+def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[BenchmarkEntry], protocol: LatencyProtocol, *,
+                  registry: str | Path = "registry", split: str = "test", device: str = "cpu", max_queries: int | None = None,
+                  quality: bool = True, latency: bool = True, seed: int = 0, command: str = "",
+                  log: Callable[[str], None] = print, role_attribute: str = "facet") -> list[Path]:
+    """Benchmark ``entries``; write one record each; return the record paths."""
+    sync = None
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda but torch sees no CUDA GPU")
+        sync = torch.cuda.synchronize
+    rank, world = init_from_env(device)
+    if world > 1 and device == "cuda":
+        device = f"cuda:{torch.cuda.current_device()}"
+    evaluator = SetEvaluator(data, role_attribute=role_attribute, reward=cfg.get("reward"))
+    kinds = {kind: data.catalog.queries_for(split=split, kind=kind)[:max_queries] for kind in ("open", "compositional")}
+    kinds = {kind: qs for kind, qs in kinds.items() if qs}
+    if not kinds:
+        raise ConfigError(f"catalog {data.catalog.name!r} has no {split!r} queries to benchmark")
+    texts = [q.text for qs in kinds.values() for q in qs]
+    results: list[EntryResult] = []
+    folm_chars: float | None = None
+    for entry in entries:
+        spec = dict(entry.spec)
+        if device != "cpu" and "device" in inspect.signature(retrievers.get(spec["name"])).parameters:
+            spec.setdefault("device", device)
+        if spec["name"] == "latency_only_fanout" and "new_tokens" not in spec:
+            # The measured length of the RL policy's fan-outs, at ~4 characters per BPE token.
+            spec["new_tokens"] = max(1, math.ceil((folm_chars or 480.0) / 4.0))
+            entry.notes = (entry.notes + f"; decodes {spec['new_tokens']} tokens per fan-out "
+                           f"({'measured RL fan-out length' if folm_chars else 'default, no RL policy measured'} / 4 chars per token)")
+        entry.spec = spec
+        retriever = retrievers.build(spec, data=data)
+        only_latency = bool(getattr(retriever, "latency_only", False))
+        result = EntryResult(entry, only_latency, getattr(retriever, "num_parameters", None))
+        if quality and not only_latency:
+            for kind, queries in kinds.items():
+                # Ranks retrieve disjoint query slices; every rank scores the gathered sets identically.
+                mine = evaluator.retrieve_sets(retriever, shard(queries, rank, world), protocol.k)
+                sets = gather_sharded(mine, rank, world, len(queries))
+                result.quality[kind] = evaluator.score(sets, queries, protocol.k, entry.label)
+                log(f"[benchmark] {entry.label}: quality on {len(queries)} {kind} queries done ({world} rank(s))")
+            if hasattr(retriever, "completion_chars") and retriever.completion_chars:
+                result.mean_completion_chars = float(np.mean(retriever.completion_chars))
+                if "RL-tuned" in entry.label:
+                    folm_chars = result.mean_completion_chars
+        if latency and rank == 0:  # latency is one device's figure: rank 0 times, the others wait
+            result.latency = measure_latency(retriever, texts, protocol, sync, entry.label)
+            b = ", ".join(f"b{x.batch_size} p50 {x.p50_s * 1e3:.1f} ms" for x in result.latency[0])
+            log(f"[benchmark] {entry.label}: latency {b}")
+        barrier(world)
+        results.append(result)
+        del retriever
+    if rank != 0:
+        return []
+    return _write_records(cfg, data, results, protocol, registry, split, device.split(":")[0], seed, command, kinds)
+
+
+def _write_records(cfg: Mapping[str, Any], data: PreparedData, results: Sequence[EntryResult], protocol: LatencyProtocol,
+                   registry: str | Path, split: str, device: str, seed: int, command: str, kinds: Mapping[str, Any]) -> list[Path]:
+    tests = {kind: _paired_tests(results, kind, seed) for kind in kinds}
+    env, machine = versions(), hardware(device)
+    paths = []
+    for r in results:
+        e = r.entry
+        quality: dict[str, Any] | None = None
+        if r.quality:
+            quality = {"reward": dict(cfg.get("reward") or {}) or None}
+            for kind, rep in r.quality.items():
+                quality[kind] = {"queries": rep.queries, "metrics": _estimates(rep, seed),
+                                 "set_metrics": {k: rep.values[k] for k in ("distinct_items_ratio",) if k in rep.values},
+                                 "paired_tests": tests[kind][e.label]}
+        lat = None
+        if r.latency is not None:
+            lat = {"protocol": protocol.as_dict(), "batches": [b.as_dict() for b in r.latency[0]], "skipped_batch_sizes": r.latency[1]}
+        notes = e.notes
+        if r.mean_completion_chars is not None:
+            notes = (notes + "; " if notes else "") + f"mean fan-out length {r.mean_completion_chars:.0f} characters"
+        record = {
+            "schema_version": 1,
+            "run_id": "",
+            "date": "",
+            "command": command,
+            "catalog": {"name": data.catalog.name, "items": len(data.catalog), "split": split, "k": protocol.k},
+            "retriever": {"name": e.name, "label": e.label, "slug": slugify(e.label), "spec": _jsonable(e.spec),
+                          "latency_only": r.latency_only, "parameters": r.parameters, "notes": notes},
+            "config_hash": config_hash({k: cfg.get(k) for k in ("catalog", "embedder", "index", "reward", "policy", "rl", "synth", "model")}),
+            "data_fingerprint": data.catalog.fingerprint(),
+            "checkpoint_sha256": file_sha256(e.checkpoint) if e.checkpoint else None,
+            "seeds": {"seed_everything": int(cfg.get("seed_everything", 0) or 0), "retriever": int(e.spec.get("seed", 0)), "bootstrap": seed},
+            "versions": env,
+            "hardware": machine,
+            "quality": quality,
+            "latency": lat,
+        }
+        import datetime as dt
+
+        now = dt.datetime.now(dt.timezone.utc)
+        record["date"] = now.isoformat(timespec="seconds")
+        record["run_id"] = new_run_id({**record, "date": record["date"]}, now)
+        paths.append(write_record(registry, record))
+    return paths
+
+
+def _jsonable(spec: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    return json.loads(json.dumps(dict(spec), default=str))

@@ -1,0 +1,84 @@
+"""The benchmark end to end on the tiny catalog: records, schema, leaderboard, CLI check."""
+
+import json
+
+import pytest
+
+from r4t.bench.latency import LatencyProtocol
+from r4t.bench.leaderboard import build_leaderboard, render_html
+from r4t.bench.records import check_registry, load_records, slugify, validate_record
+from r4t.bench.runner import parse_entry, run_benchmark
+from r4t.cli import main
+
+CFG = {"reward": {"components": {"groundedness": 0.6, "vendi_diversity": 0.2, "alignment": 0.2}}, "seed_everything": 0}
+
+
+@pytest.fixture(scope="module")
+def registry(tiny_data, tiny_policy_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("registry")
+    entries = [parse_entry("dense_topk"), parse_entry('{"name": "mmr", "lambda_": 0.5, "label": "mmr (0.5)"}'),
+               parse_entry({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 24,
+                            "label": "fanout_lm (RL-tuned, test)"}),
+               parse_entry({"name": "latency_only_diffusion", "label": "latency_only_diffusion (test size)",
+                            "backbone": {"name": "coherent_transformer", "depth": 1, "width": 32, "mlp": 32, "heads": 2},
+                            "sampler": {"name": "euler", "steps": 3}})]
+    proto = LatencyProtocol(batch_sizes=(1, 4), warmup=1, repeats=2, min_repeats=1, k=3)
+    paths = run_benchmark(CFG, tiny_data, entries, proto, registry=root, max_queries=4, command="pytest", log=lambda m: None)
+    return root, paths
+
+
+def test_one_valid_record_per_retriever(registry, tiny_data):
+    root, paths = registry
+    assert len(paths) == 4
+    assert paths[1].parent.name == "mmr-0.5" and paths[1].parent.parent.name == tiny_data.catalog.name
+    records = {r["retriever"]["label"]: r for _, r in load_records(root)}
+    dense = records["dense_topk"]
+    assert validate_record(dense) == []
+    m = dense["quality"]["open"]["metrics"]["reward/composite"]
+    assert m["ci95"][0] <= m["mean"] <= m["ci95"][1] and m["n"] == dense["quality"]["open"]["queries"] <= 4
+    assert {"vendi_diversity", "alignment", "reward/groundedness", "judge_alignment"} <= set(dense["quality"]["open"]["metrics"])
+    assert [b["batch_size"] for b in dense["latency"]["batches"]] == [1, 4]
+    assert dense["versions"]["torch"] and dense["hardware"]["logical_cpus"] >= 1
+    # paired test against the best *other* classic baseline
+    assert any(t["against"] == "mmr (0.5)" for t in dense["quality"]["open"]["paired_tests"])
+    folm = records["fanout_lm (RL-tuned, test)"]
+    assert "generate" in folm["latency"]["batches"][0]["breakdown_s"]
+    assert "mean fan-out length" in folm["retriever"]["notes"]
+    only = records["latency_only_diffusion (test size)"]
+    assert only["retriever"]["latency_only"] and only["quality"] is None and only["retriever"]["parameters"] > 0
+
+
+def test_check_and_leaderboard(registry, tmp_path, capsys):
+    root, _ = registry
+    assert check_registry(root) == (4, [])
+    assert main(["leaderboard", "--registry", str(root), "--check"]) == 0
+    assert main(["leaderboard", "--registry", str(root), "--html"]) == 0
+    md = (root / "LEADERBOARD.md").read_text()
+    assert "r4t benchmark -c configs/music.yaml" in md and "latency only, random weights" in md
+    assert "**" in md and (root / "plots").glob("*.png")
+    assert "<table>" in render_html(md)
+
+
+def test_check_reports_bad_records(registry, tmp_path, capsys):
+    root, paths = registry
+    bad_root = tmp_path / "reg"
+    record = json.loads(paths[0].read_text())
+    record["latency"]["batches"][0]["p50_s"] = -1.0
+    target = bad_root / record["catalog"]["name"] / "elsewhere" / f"{record['run_id']}.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(record))
+    (bad_root / record["catalog"]["name"] / "elsewhere" / "broken.json").write_text("{not json")
+    assert main(["leaderboard", "--registry", str(bad_root), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "p50_s" in err and "not valid JSON" in err and "belongs at" not in err  # schema errors first
+    record["latency"]["batches"][0]["p50_s"] = 0.1
+    target.write_text(json.dumps(record))
+    (bad_root / record["catalog"]["name"] / "elsewhere" / "broken.json").unlink()
+    assert main(["leaderboard", "--registry", str(bad_root), "--check"]) == 1
+    assert "belongs at" in capsys.readouterr().err
+
+
+def test_slugify_and_parse_entry():
+    assert slugify("fanout_lm (RL-tuned, R4T-FOLM)") == "fanout_lm-rl-tuned-r4t-folm"
+    e = parse_entry('{"name": "mmr", "lambda_": 0.3}')
+    assert e.label == "mmr (lambda_=0.3)" and e.spec == {"name": "mmr", "lambda_": 0.3}
