@@ -224,6 +224,7 @@ def _benchmark(rest: list[str]) -> int:
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--role-attribute", default=None, help="item attribute giving roles for complementarity (default: facet; fashion: category)")
+    parser.add_argument("--wscr-depth", type=int, default=500, help="candidates per direction for Recall/Hit@(depth*k) on compositional queries (0: skip)")
     parser.add_argument("--leaderboard", action="store_true", help="re-render registry/LEADERBOARD.md afterwards")
     args = parser.parse_args(rest)
     cfg = _stage_config(args)
@@ -241,7 +242,7 @@ def _benchmark(rest: list[str]) -> int:
     paths = run_benchmark(cfg, data, entries, protocol, registry=args.registry, split=args.split, device=args.device,
                           max_queries=args.max_queries, quality=not args.no_quality, latency=not args.no_latency,
                           seed=int(cfg.get("seed_everything", 0) or 0), command="r4t benchmark " + shlex.join(rest),
-                          role_attribute=role)
+                          role_attribute=role, wscr_depth=args.wscr_depth)
     print(f"[r4t benchmark] {len(paths)} records in {time.perf_counter() - t0:.1f}s:")
     for path in paths:
         print(f"  {path}")

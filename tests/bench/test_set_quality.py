@@ -41,3 +41,16 @@ def test_reward_terms_and_per_query_scores(tiny_data):
     np.testing.assert_allclose(c, 0.6 * g + 0.2 * v + 0.2 * a, atol=1e-5)
     assert rep.values["reward/composite"] == pytest.approx(float(c.mean()))
     np.testing.assert_allclose(rep.per_query["vendi_diversity"], v, atol=1e-6)
+
+
+def test_wscr_protocol_budget_and_runs(tiny_data):
+    from r4t.bench.set_quality import wscr_scores
+
+    ev = SetEvaluator(tiny_data)
+    comp = tiny_data.catalog.queries_for(kind="compositional")[:6]
+    dense = retrievers.build("dense_topk", data=tiny_data)
+    out = wscr_scores(ev, dense, comp, 10, depth=20, runs=3)
+    # one direction gets the whole budget: the same as dense top-200
+    assert out["recall@200"].mean() == pytest.approx(dense_recall_at(tiny_data, comp, 200)["recall@200"])
+    assert (out["hit@200"] >= (out["recall@200"] > 0)).all()
+    np.testing.assert_allclose(out["vendi_across_3_runs"], 0.0, atol=1e-5)  # deterministic: no diversity across runs

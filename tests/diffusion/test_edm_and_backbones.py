@@ -65,3 +65,23 @@ def test_condition_enters_at_the_scale_of_the_set_rows(name):
     ratio = rms(net.cond(scale_condition(query))) / rms(net.inp(rows))
     assert 0.3 < ratio < 3.0
     assert rms(net.cond(query)) / rms(net.inp(rows)) < 0.1  # what it was without the scaling
+
+
+def test_query_anchor_is_the_plain_denoiser_on_the_shifted_set():
+    """D_a(x; q) = a*q + D_0(x - a*q; q): the same EDM process run on the residual Z - a*z_q."""
+    import copy
+
+    import torch
+
+    from r4t.diffusion.backbones import backbones
+    from r4t.diffusion.denoiser import SetDenoiser
+
+    torch.manual_seed(0)
+    net = backbones.build({"name": "coherent_transformer", "depth": 1, "width": 16, "mlp": 16, "heads": 2}, dim=8, set_size=3).eval()
+    plain, anchored = SetDenoiser(net, 0.1), SetDenoiser(copy.deepcopy(net), 0.1, query_anchor=0.7)
+    x, q, sigma = torch.randn(2, 3, 8), torch.nn.functional.normalize(torch.randn(2, 8), dim=-1), torch.tensor([0.05, 3.0])
+    expected = 0.7 * q[:, None] + plain(x - 0.7 * q[:, None], sigma, q)
+    torch.testing.assert_close(anchored(x, sigma, q), expected)
+    # at very high noise the anchored denoiser's guess is the query itself (plus the network's correction)
+    assert torch.allclose(SetDenoiser(net, 0.1, 1.0)(torch.zeros(2, 3, 8), torch.tensor([1e6, 1e6]), q) - q[:, None],
+                          plain(torch.zeros(2, 3, 8), torch.tensor([1e6, 1e6]), q), atol=1e-5)

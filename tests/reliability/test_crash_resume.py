@@ -72,3 +72,6 @@ def test_kill9_every_stage_then_resume(tmp_path):
     assert done["epoch"] == 2 and done["global_step"] == after_two["global_step"] * 3 // 2
     # nothing in the cache was rebuilt by the resumed commands
     assert [p for p in emb_root.iterdir() if not p.name.startswith(".")] == [emb]
+    # every command wrote only inside the run directory
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "tiny-r4t.yaml"]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["tiny"]

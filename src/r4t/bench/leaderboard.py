@@ -16,7 +16,8 @@ from r4t.bench.records import load_records
 
 QUALITY_COLUMNS = [("reward/composite", "composite"), ("vendi_diversity", "Vendi"), ("alignment", "align"),
                    ("coverage", "coverage"), ("judge_diversity", "judge div"), ("judge_alignment", "judge align")]
-COMPOSITIONAL_COLUMNS = [("recall@10", "recall@10 (comp.)"), ("hit@10", "hit@10 (comp.)")]
+COMPOSITIONAL_COLUMNS = [("recall@10", "recall@10 (comp.)"), ("recall@5000", "Recall@5K (comp.)"), ("hit@5000", "Hit@5K (comp.)"),
+                         ("vendi_across_5_runs", "Vendi over 5 runs (comp.)")]
 LATENCY_BATCHES = (1, 8, 1024)
 REGENERATE = [
     "r4t benchmark -c configs/music.yaml",

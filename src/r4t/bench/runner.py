@@ -23,7 +23,7 @@ import torch
 from r4t.bench.distributed import barrier, gather_sharded, init_from_env, shard
 from r4t.bench.latency import LatencyProtocol, measure_latency
 from r4t.bench.records import hardware, new_run_id, slugify, versions, write_record
-from r4t.bench.set_quality import QualityReport, SetEvaluator
+from r4t.bench.set_quality import QualityReport, SetEvaluator, wscr_scores
 from r4t.bench.stats import bootstrap_ci, paired_permutation_test
 from r4t.data.prepare import PreparedData
 from r4t.errors import ConfigError
@@ -31,7 +31,7 @@ from r4t.retrievers import retrievers
 from r4t.runs import config_hash, file_sha256
 
 CLASSIC_BASELINES = ("dense_topk", "mmr", "dpp")
-TESTED_METRICS = ("reward/composite", "judge_alignment", "judge_diversity", "recall@10")
+TESTED_METRICS = ("reward/composite", "judge_alignment", "judge_diversity", "recall@10", "recall@5000")
 
 
 @dataclass
@@ -164,7 +164,7 @@ def _paired_tests(results: Sequence[EntryResult], kind: str, seed: int) -> dict[
 def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[BenchmarkEntry], protocol: LatencyProtocol, *,
                   registry: str | Path = "registry", split: str = "test", device: str = "cpu", max_queries: int | None = None,
                   quality: bool = True, latency: bool = True, seed: int = 0, command: str = "",
-                  log: Callable[[str], None] = print, role_attribute: str = "facet") -> list[Path]:
+                  log: Callable[[str], None] = print, role_attribute: str = "facet", wscr_depth: int = 500) -> list[Path]:
     """Benchmark ``entries``; write one record each; return the record paths."""
     sync = None
     if device == "cuda":
@@ -201,6 +201,10 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
                 mine = evaluator.retrieve_sets(retriever, shard(queries, rank, world), protocol.k)
                 sets = gather_sharded(mine, rank, world, len(queries))
                 result.quality[kind] = evaluator.score(sets, queries, protocol.k, entry.label)
+                if kind == "compositional" and wscr_depth:
+                    extra = wscr_scores(evaluator, retriever, queries, protocol.k, depth=wscr_depth)
+                    result.quality[kind].per_query.update(extra)
+                    result.quality[kind].values.update({key: float(np.nanmean(v)) for key, v in extra.items()})
                 log(f"[benchmark] {entry.label}: quality on {len(queries)} {kind} queries done ({world} rank(s))")
             if hasattr(retriever, "completion_chars") and retriever.completion_chars:
                 result.mean_completion_chars = float(np.mean(retriever.completion_chars))

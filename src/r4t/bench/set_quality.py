@@ -137,6 +137,47 @@ class SetEvaluator:
         return QualityReport(name, values, len(queries), per_query, sets)
 
 
+def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence[Query], k: int, depth: int = 500,
+                runs: int = 5) -> dict[str, np.ndarray]:
+    """The paper's compositional protocol, per query: Recall@(depth*k) and Hit@(depth*k) of
+    the union of the candidates of every direction (depth*k in all, split evenly over the
+    directions), and the normalised Vendi of
+    ``runs`` repeated retrievals with different seeds (diversity/stability; 0 for a
+    deterministic retriever)."""
+    from r4t.metrics import NormalizedVendiAcrossRuns
+
+    data = evaluator.data
+    rows = np.array([evaluator._row[q.qid] for q in queries], dtype=np.int64)
+    texts = [q.text for q in queries]
+    emb = data.query_emb[rows]
+    dirs = retriever.directions(texts, emb)
+    n = depth * k
+    recall, hit = [], []
+    for q, d in zip(queries, dirs):
+        # Equal candidate budget n for every method: 10 directions x 500, or 1 direction x 5000 (the paper's "No fan-out").
+        per_direction = min(-(-n // len(d)), len(data.catalog))
+        _, ids = data.item_index.search(np.ascontiguousarray(d, dtype=np.float32), per_direction)
+        pool = list(dict.fromkeys(int(i) for i in ids.ravel() if i >= 0))
+        r, h = F.recall_and_hit(pool, q.reference) if q.reference else (np.nan, np.nan)
+        recall.append(r)
+        hit.append(h)
+    base_seed = getattr(retriever, "seed", None)
+    per_run = []
+    for run in range(runs):
+        if base_seed is not None:
+            retriever.seed = base_seed + run
+        per_run.append(retriever.retrieve_indices_for(texts, emb, k))
+    if base_seed is not None:
+        retriever.seed = base_seed
+    vendi = []
+    for i in range(len(queries)):
+        x = torch.from_numpy(data.item_emb[np.array([per_run[r][i] for r in range(runs)])])[None]  # [1, R, k, d]
+        metric = NormalizedVendiAcrossRuns()
+        metric.update(x)
+        vendi.append(metric.compute().item())
+    return {f"recall@{n}": np.array(recall), f"hit@{n}": np.array(hit), f"vendi_across_{runs}_runs": np.array(vendi)}
+
+
 def dense_recall_at(data: PreparedData, queries: Sequence[Query], n: int) -> dict[str, float]:
     """The paper's "No fan-out" Recall@N / Hit@N: the top-N dense hits for each query."""
     refs = [q for q in queries if q.reference]

@@ -113,6 +113,17 @@ class CuratedSetDataModule(L.LightningDataModule):
         return DataLoader(self.test_set, batch_size=self.batch_size, num_workers=self.num_workers)
 
 
+def check_shard_manifest(manifest: dict[str, Any], data: PreparedData, where: Any) -> None:
+    """Shards hold embeddings: refuse ones made from another catalog or other vectors."""
+    if manifest.get("catalog_fingerprint") not in (None, data.catalog.fingerprint()):
+        raise ConfigError(f"{where}: shards were synthesized for catalog {manifest['catalog_fingerprint']}, "
+                          f"this config's catalog is {data.catalog.fingerprint()}")
+    if manifest.get("vectors_id") not in (None, data.vectors_id):
+        raise ConfigError(f"{where}: shards were synthesized with embedder {manifest.get('embedder')!r} "
+                          f"(vectors {manifest['vectors_id']}), this config uses {data.embedder_spec!r} (vectors {data.vectors_id}); "
+                          "re-run `r4t synthesize` for this config")
+
+
 class ShardDataModule(CuratedSetDataModule):
     """R4T's training data: (z_q, Z) pairs from shards the RL-tuned policy synthesized.
 
@@ -128,9 +139,17 @@ class ShardDataModule(CuratedSetDataModule):
         self.shard_dir = None
 
     def prepare_data(self) -> None:
-        from r4t.synth.stage import shards_for
+        import time
 
-        shards_for(prepare_data(self.config), self.pipeline)
+        from r4t.synth.stage import STAGE_SECONDS, shards_for
+
+        t0 = time.perf_counter()
+        data = prepare_data(self.config)
+        seconds = time.perf_counter() - t0
+        shards_for(data, self.pipeline)
+        stages = {"data": seconds, **STAGE_SECONDS}
+        print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
+              + " (cached stages ~0s); diffusion training follows", flush=True)
 
     def setup(self, stage: str | None = None) -> None:
         if self.shard_dir is not None:
@@ -143,6 +162,7 @@ class ShardDataModule(CuratedSetDataModule):
         self.data = prepare_data(self.config, quiet=True)
         self.shard_dir = shards_for(self.data, self.pipeline)
         manifest = json.loads((self.shard_dir / "manifest.json").read_text())
+        check_shard_manifest(manifest, self.data, self.shard_dir)
         files = [str(self.shard_dir / e["file"]) for e in manifest["shards"] if e["count"] > 0]
         if len(files) <= self.val_shards:
             raise ConfigError(f"{self.shard_dir}: {len(files)} non-empty shards; need more than data.val_shards={self.val_shards}")

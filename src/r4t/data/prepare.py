@@ -67,6 +67,13 @@ class PreparedData:
     _embedder: Embedder | None = None
 
     @property
+    def vectors_id(self) -> str:
+        """Names what the vectors are (embeddings + index folders are keyed by what made them):
+        caches built on top of the vectors (RL policies, shards) include it, so changing the
+        embedder or index never reuses stale work."""
+        return "/".join(self.paths[k].name for k in ("embeddings", "index") if k in self.paths)
+
+    @property
     def embedder(self) -> Embedder:
         """Loaded on first use: cached runs that only read vectors never load the model."""
         if self._embedder is None:

@@ -128,7 +128,8 @@ def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig
     start: Path | str = warm_start_dir(data, policy_cfg, cache)
     if policy_cfg.model not in ("tiny",) and steps <= 0:
         start = _resolve_model(policy_cfg.model, cache)
-    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), asdict(policy_cfg), asdict(rl_cfg), reward_section, rl_cfg.regime) / "final"
+    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), data.vectors_id, asdict(policy_cfg), asdict(rl_cfg),
+                                      reward_section, rl_cfg.regime) / "final"
 
 
 def _resolve_model(name: str, cache: Path) -> Path | str:

@@ -84,6 +84,11 @@ class Retriever(ABC):
                 raise AssertionError(f"{type(self).__name__} returned {len(set(row))} distinct of {len(row)} items for k={k}")
         return out
 
+    def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:
+        """The search directions behind each set ([n_i, d] per query), for the paper's WSCR
+        protocol (depth-n candidates per direction). Without a fan-out it is the query itself."""
+        return [row[None] for row in np.atleast_2d(query_emb)]
+
     def check_k(self, k: int) -> None:
         if not 1 <= k <= len(self.data.catalog):
             raise ConfigError(f"k={k} must be between 1 and the catalog size {len(self.data.catalog)}")

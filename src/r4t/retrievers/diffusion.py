@@ -7,7 +7,7 @@ L rows at once (no LLM at query time); the rows are grounded to k distinct items
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -49,6 +49,9 @@ class DiffusionRetriever(Retriever):
         cond = torch.from_numpy(np.ascontiguousarray(query_emb, dtype=np.float32)).to(self.device)
         rows = generate_sets(self.denoiser, cond, self.set_size, self.sampler, self.guidance, generator)
         return rows.float().cpu().numpy()
+
+    def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:
+        return list(self.generate(np.atleast_2d(query_emb).astype(np.float32)))
 
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         with self.stage("generate"):

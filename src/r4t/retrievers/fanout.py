@@ -75,6 +75,11 @@ class FanoutLM(Retriever):
     def clear_caches(self) -> None:
         self.grounder.clear_cache()
 
+    def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:
+        completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
+        subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
+        return self._directions(texts, np.atleast_2d(query_emb), subs)
+
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
         self.check_k(k)
         with self.stage("generate"):

@@ -133,5 +133,6 @@ def synthesize(
             "samples": sum(e["count"] for e in entries), "shards": entries, "queries": len(queries),
             "catalog_fingerprint": data.catalog.fingerprint(), "policy": policy_id, "regime": regime,
             "config": asdict(cfg), "dim": int(data.item_emb.shape[1]),
+            "embedder": data.embedder_spec, "vectors_id": data.vectors_id,
         })
     return stats
