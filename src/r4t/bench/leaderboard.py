@@ -20,8 +20,10 @@ COMPOSITIONAL_COLUMNS = [("recall@10", "recall@10 (comp.)"), ("recall@5000", "Re
                          ("vendi_across_5_runs", "Vendi over 5 runs (comp.)")]
 LATENCY_BATCHES = (1, 8, 1024)
 REGENERATE = [
-    "r4t benchmark -c configs/music.yaml",
-    "r4t benchmark -c configs/fashion.yaml",
+    "r4t fit -c configs/music.yaml                      # the whole R4T pipeline -> r4t_diffusion (and the RL policies)",
+    "r4t fit -c configs/music.yaml --data.class_path r4t.data.datamodules.CuratedSetDataModule   # raw_diffusion",
+    "r4t benchmark -c configs/music.yaml                # every retriever the run dir has -> registry/",
+    "# the same three for configs/fashion.yaml, then:",
     "r4t leaderboard",
 ]
 

@@ -56,6 +56,8 @@ class EntryResult:
     quality: dict[str, QualityReport] = field(default_factory=dict)   # kind -> report
     latency: tuple[list, list] | None = None
     mean_completion_chars: float | None = None
+    run_id: str | None = None
+    date: str | None = None
 
 
 def parse_entry(raw: str | Mapping[str, Any]) -> BenchmarkEntry:
@@ -181,6 +183,7 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
         raise ConfigError(f"catalog {data.catalog.name!r} has no {split!r} queries to benchmark")
     texts = [q.text for qs in kinds.values() for q in qs]
     results: list[EntryResult] = []
+    paths: list[Path] = []
     folm_chars: float | None = None
     for entry in entries:
         spec = dict(entry.spec)
@@ -217,9 +220,9 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
         barrier(world)
         results.append(result)
         del retriever
-    if rank != 0:
-        return []
-    return _write_records(cfg, data, results, protocol, registry, split, device.split(":")[0], seed, command, kinds)
+        if rank == 0:  # written as each retriever finishes: a crash later loses nothing already measured
+            paths = _write_records(cfg, data, results, protocol, registry, split, device.split(":")[0], seed, command, kinds)
+    return paths if rank == 0 and results else []
 
 
 def _write_records(cfg: Mapping[str, Any], data: PreparedData, results: Sequence[EntryResult], protocol: LatencyProtocol,
@@ -259,11 +262,13 @@ def _write_records(cfg: Mapping[str, Any], data: PreparedData, results: Sequence
             "quality": quality,
             "latency": lat,
         }
-        import datetime as dt
+        if r.run_id is None:  # fixed when first written; later rewrites only refresh the paired tests
+            import datetime as dt
 
-        now = dt.datetime.now(dt.timezone.utc)
-        record["date"] = now.isoformat(timespec="seconds")
-        record["run_id"] = new_run_id({**record, "date": record["date"]}, now)
+            now = dt.datetime.now(dt.timezone.utc)
+            r.date = now.isoformat(timespec="seconds")
+            r.run_id = new_run_id({**record, "date": r.date}, now)
+        record["date"], record["run_id"] = r.date, r.run_id
         paths.append(write_record(registry, record))
     return paths
 
