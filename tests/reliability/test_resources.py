@@ -23,8 +23,9 @@ SYNTH = textwrap.dedent("""
     data = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64}, run_dir=run_dir), quiet=True)
     policy = load_policy(policy_dir, domain="music", k=3)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    from pathlib import Path
     stats = synthesize(data, policy, build_reward(None), SynthConfig(samples_per_query=2, queries_per_shard=4, max_queries=int(n)),
-                       out, policy_id="tiny", progress=False)
+                       Path(out), policy_id="tiny", progress=False)
     print(json.dumps({"before_kb": before, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "written": stats["written_now"]}))
 """)
 

@@ -139,7 +139,7 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
 
     monkeypatch.chdir(tmp_path)
     assert main(["fit", "-c", str(TINY_CONFIG), "--trainer.enable_checkpointing=true", f"--run_dir={tmp_path}/run"]) == 0
-    (ckpt,) = (tmp_path / "run" / "diffusion").rglob("*.ckpt")
+    (ckpt,) = (tmp_path / "run" / "diffusion").rglob("last.ckpt")
     data = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64}, run_dir=str(tmp_path / "run")), quiet=True)
     r = retrievers.build({"name": name, "checkpoint": str(ckpt), "sampler": {"name": "euler", "steps": 4}}, data=data)
     sets = r.retrieve([q.text for q in data.catalog.queries[:3]], 10)

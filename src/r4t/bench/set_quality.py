@@ -121,13 +121,15 @@ class SetEvaluator:
         keys = sorted({key for s in scores for key in s})
         per_query = {key: np.array([s.get(key, np.nan) for s in scores], dtype=np.float64) for key in keys}
         values = {key: float(np.nanmean(v)) for key, v in per_query.items()}
-        ild, distinct = IntraListDiversity(), DistinctItemsRatio(len(self.data.catalog))
+        # Every rank scores the full gathered list of sets (r4t.bench.distributed), so these
+        # metrics must not sum their states across processes again.
+        ild, distinct = IntraListDiversity(sync_on_compute=False), DistinctItemsRatio(len(self.data.catalog), sync_on_compute=False)
         ild.update(torch.from_numpy(self.data.item_emb[np.array(sets)]))
         distinct.update(sets)
         values["intra_list_diversity"], values["distinct_items_ratio"] = ild.compute().item(), distinct.compute().item()
         refs = [(s, q.reference) for s, q in zip(sets, queries) if q.reference]
         if refs:
-            rh = RecallHitAtN()
+            rh = RecallHitAtN(sync_on_compute=False)
             rh.update([s for s, _ in refs], [r for _, r in refs])
             out = rh.compute()
             values[f"recall@{k}"], values[f"hit@{k}"] = out["recall"].item(), out["hit"].item()
@@ -172,7 +174,7 @@ def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence
     vendi = []
     for i in range(len(queries)):
         x = torch.from_numpy(data.item_emb[np.array([per_run[r][i] for r in range(runs)])])[None]  # [1, R, k, d]
-        metric = NormalizedVendiAcrossRuns()
+        metric = NormalizedVendiAcrossRuns(sync_on_compute=False)
         metric.update(x)
         vendi.append(metric.compute().item())
     return {f"recall@{n}": np.array(recall), f"hit@{n}": np.array(hit), f"vendi_across_{runs}_runs": np.array(vendi)}
@@ -186,7 +188,7 @@ def dense_recall_at(data: PreparedData, queries: Sequence[Query], n: int) -> dic
     row = {q.qid: i for i, q in enumerate(data.catalog.queries)}
     n = min(n, len(data.catalog))
     _, ids = data.item_index.search(data.query_emb[[row[q.qid] for q in refs]], n)
-    rh = RecallHitAtN()
+    rh = RecallHitAtN(sync_on_compute=False)
     rh.update(ids.tolist(), [q.reference for q in refs])
     out = rh.compute()
     return {f"recall@{n}": out["recall"].item(), f"hit@{n}": out["hit"].item()}

@@ -141,11 +141,18 @@ class ShardDataModule(CuratedSetDataModule):
     def prepare_data(self) -> None:
         import time
 
-        from r4t.synth.stage import STAGE_SECONDS, shards_for
+        from r4t.synth.stage import STAGE_SECONDS, build_in_subprocess, shards_dir, shards_for
 
         t0 = time.perf_counter()
         data = prepare_data(self.config)
         seconds = time.perf_counter() - t0
+        if self._world()[1] > 1 and not (shards_dir(data, self.pipeline) / "manifest.json").exists():
+            t1 = time.perf_counter()
+            build_in_subprocess(self.pipeline)  # trl inside a DDP process would wait for the other ranks forever
+            STAGE_SECONDS.clear()
+            STAGE_SECONDS["RL policy + synthesis (child process)"] = time.perf_counter() - t1
+            print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in {"data": seconds, **STAGE_SECONDS}.items()), flush=True)
+            return
         shards_for(data, self.pipeline)
         stages = {"data": seconds, **STAGE_SECONDS}
         print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
@@ -229,7 +236,9 @@ class ShardDataModule(CuratedSetDataModule):
     def val_dataloader(self) -> DataLoader:
         import webdataset as wds
 
-        ds = wds.WebDataset(self.val_files, shardshuffle=False, empty_check=False).map(self._to_tensors)
+        # Every rank evaluates all validation shards (same batches on each rank: no uneven ends).
+        ds = wds.DataPipeline(wds.SimpleShardList(self.val_files), wds.split_by_worker, wds.tarfile_to_samples(),
+                              wds.map(self._to_tensors))
         return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
 
     test_dataloader = val_dataloader

@@ -92,5 +92,6 @@ def write_shard(shard: Path, samples: Iterable[dict[str, Any]]) -> int:
 
 def read_shards(urls: list[str]) -> Iterator[dict[str, Any]]:
     """All samples of ``urls`` in order (for checks and tests; training streams with WebDataset)."""
-    for sample in wds.WebDataset(urls, shardshuffle=False, empty_check=False):
+    # An explicit pipeline: the caller chose the files, so no node splitting (safe inside DDP ranks).
+    for sample in wds.DataPipeline(wds.SimpleShardList(list(urls)), wds.tarfile_to_samples()):
         yield decode_sample(sample)

@@ -10,12 +10,51 @@ from typing import Any, Mapping
 
 from r4t.data.prepare import PreparedData
 from r4t.fanout.policy import load_policy
-from r4t.fanout.stage import PolicyConfig, RLConfig, section_config, rl_reward, run_rl
+from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, rl_reward, run_rl, section_config
 from r4t.runs import config_hash
 from r4t.synth.transducer import SynthConfig, synthesize
 
 
 STAGE_SECONDS: dict[str, float] = {}  # wall time of the last shards_for call's stages (printed by `r4t fit`)
+
+
+def shards_dir(data: PreparedData, cfg: Mapping[str, Any]) -> Path:
+    """Where ``shards_for`` puts the shards for config ``cfg`` (nothing is built)."""
+    policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
+    synth_cfg = section_config(SynthConfig, cfg.get("synth"), "synth")
+    synth_cfg.set_size = synth_cfg.set_size or policy_cfg.k
+    run_dir = cfg.get("run_dir", "runs/default")
+    policy_dir = rl_policy_dir(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
+    return Path(run_dir) / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id, asdict(synth_cfg),
+                                                         rl_cfg.regime, cfg.get("reward"))
+
+
+DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
+                   "TORCHELASTIC_RUN_ID", "PL_TRAINER_GPUS", "PL_GLOBAL_SEED")
+
+
+def build_in_subprocess(cfg: Mapping[str, Any]) -> None:
+    """Run `r4t synthesize` (RL policy + shards) in a single-process child.
+
+    Inside a DDP job the trl trainer would see the job's RANK / WORLD_SIZE and wait for the
+    other ranks, which are waiting for this one: a deadlock. The child gets an environment
+    without the distributed variables and the same config sections, written next to the cache.
+    """
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    run_dir = Path(cfg.get("run_dir", "runs/default"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / f"pipeline-{config_hash(dict(cfg))}.yaml"
+    cfg_file.write_text(yaml.safe_dump(dict(cfg), sort_keys=True))
+    env = {k: v for k, v in os.environ.items() if k not in DISTRIBUTED_ENV}
+    print(f"[r4t fit] distributed job: building the RL policy and shards in a single process ({cfg_file})", flush=True)
+    proc = subprocess.run([sys.executable, "-m", "r4t.cli", "synthesize", "-c", str(cfg_file)], env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`r4t synthesize -c {cfg_file}` failed with exit code {proc.returncode}")
 
 
 def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1) -> Path:
