@@ -6,21 +6,25 @@ import os
 import platform
 
 
-def describe_hardware() -> str:
+def cpu_model() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fh:
             cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
     except OSError:
         pass
-    text = f"{cpu}, {os.cpu_count()} logical CPUs"
+    return cpu
+
+
+def gpu_name() -> str | None:
     try:
         import torch
 
-        if torch.cuda.is_available():
-            text += f", GPU: {torch.cuda.get_device_name(0)}"
-        else:
-            text += ", no GPU"
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     except ImportError:
-        pass
-    return text
+        return None
+
+
+def describe_hardware() -> str:
+    gpu = gpu_name()
+    return f"{cpu_model()}, {os.cpu_count()} logical CPUs, " + (f"GPU: {gpu}" if gpu else "no GPU")

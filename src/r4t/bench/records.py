@@ -53,23 +53,9 @@ def versions() -> dict[str, str]:
 
 def hardware(device: str = "cpu") -> dict[str, Any]:
     """The machine a figure was measured on, named (CPU model, cores, GPU)."""
-    from r4t.bench.hardware import describe_hardware
+    from r4t.bench.hardware import cpu_model, describe_hardware, gpu_name
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    gpu = None
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            gpu = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    return {"cpu": cpu, "logical_cpus": os.cpu_count() or 0, "gpu": gpu, "device": device,
+    return {"cpu": cpu_model(), "logical_cpus": os.cpu_count() or 0, "gpu": gpu_name(), "device": device,
             "summary": f"{describe_hardware()}; timed on {device}"}
 
 
