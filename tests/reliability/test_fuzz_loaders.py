@@ -3,10 +3,12 @@ fails with a DataError naming the file -- never another exception, never a parti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,6 +45,16 @@ def _mutate(record, data) -> object:
     return data.draw(json_values)
 
 
+@contextlib.contextmanager
+def _scratch() -> Iterator[Path]:
+    """A fresh folder per hypothesis example (function-scoped fixtures are shared across examples)."""
+    root = Path(tempfile.mkdtemp())
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
 def _load_or_data_error(spec, filename: str) -> None:
     try:
         cat = catalogs.build(spec)
@@ -56,33 +68,26 @@ def _load_or_data_error(spec, filename: str) -> None:
 @SETTINGS
 @given(data=st.data())
 def test_fuzz_polyvore(data):
-    root = Path(tempfile.mkdtemp())
-    try:
+    with _scratch() as root:
         train = [han_outfit("101", ["denim skirt", "white tee"]), han_outfit("102", ["wool coat", "boots"])]
         (root / "train_no_dup.json").write_text(json.dumps(_mutate(train, data)))
         for split in ("valid", "test"):
             (root / f"{split}_no_dup.json").write_text(json.dumps([han_outfit(f"{split}1", ["silk blouse", "heels"])]))
         _load_or_data_error({"name": "polyvore", "path": str(root)}, "train_no_dup.json")
-    finally:
-        shutil.rmtree(root)
 
 
 @SETTINGS
 @given(data=st.data())
 def test_fuzz_mpd(data):
-    root = Path(tempfile.mkdtemp())
-    try:
+    with _scratch() as root:
         (root / "mpd.slice.0-999.json").write_text(json.dumps(_mutate(mpd_slice([0, 1]), data)))
         _load_or_data_error({"name": "mpd", "path": str(root)}, "mpd.slice.0-999.json")
-    finally:
-        shutil.rmtree(root)
 
 
 @SETTINGS
 @given(data=st.data())
 def test_fuzz_polyvore_outfits_metadata(data):
-    root = Path(tempfile.mkdtemp())
-    try:
+    with _scratch() as root:
         (root / "nondisjoint").mkdir()
         meta = {str(i): {"url_name": f"item {i}", "title": f"Item {i}", "description": "cotton", "semantic_category": c}
                 for i, c in enumerate(["tops", "bottoms", "shoes"])}
@@ -92,17 +97,12 @@ def test_fuzz_polyvore_outfits_metadata(data):
             outfit = {"set_id": f"o-{split}", "items": [{"item_id": "0", "index": 1}, {"item_id": "1", "index": 2}]}
             (root / "nondisjoint" / f"{split}.json").write_text(json.dumps([outfit]))
         _load_or_data_error({"name": "polyvore_outfits", "path": str(root)}, "polyvore_item_metadata.json")
-    finally:
-        shutil.rmtree(root)
 
 
 @SETTINGS
 @given(raw=st.binary(max_size=64))
 def test_fuzz_truncated_and_garbage_files(raw):
-    root = Path(tempfile.mkdtemp())
-    try:
+    with _scratch() as root:
         full = json.dumps(mpd_slice([0])).encode()
         (root / "mpd.slice.0-999.json").write_bytes(full[: len(raw)] + raw)
         _load_or_data_error({"name": "mpd", "path": str(root)}, "mpd.slice.0-999.json")
-    finally:
-        shutil.rmtree(root)
