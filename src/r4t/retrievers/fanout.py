@@ -76,17 +76,16 @@ class FanoutLM(Retriever):
         self.grounder.clear_cache()
 
     def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:
-        completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
+        """One sampled fan-out per query, parsed and embedded (no grounding)."""
+        with self.stage("generate"):
+            completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
+        self.completion_chars += [len(c[0]) for c in completions]
         subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
         return self._directions(texts, np.atleast_2d(query_emb), subs)
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
         self.check_k(k)
-        with self.stage("generate"):
-            completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
-        self.completion_chars += [len(c[0]) for c in completions]
-        subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
-        return self._ground(self._directions(texts, np.atleast_2d(query_emb), subs), k)
+        return self._ground(self.directions(texts, query_emb), k)
 
 
 @retrievers.register("best_of_n")
