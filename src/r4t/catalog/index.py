@@ -17,6 +17,7 @@ import faiss
 import numpy as np
 
 from r4t.catalog.embedders import check_embeddings
+from r4t.catalog.faiss_threads import tune_blas_threshold
 from r4t.catalog.grounding import distinct_from_candidates
 from r4t.errors import ConfigError, DataError
 from r4t.runs import atomic_dir
@@ -66,6 +67,7 @@ class CatalogIndex:
         self._set_nprobe(cpu_index)
         self._cpu_index = cpu_index
         self.index = self._maybe_gpu(cpu_index, use_gpu)
+        tune_blas_threshold()
 
     # ------------------------------------------------------------------ properties
     @property
@@ -159,4 +161,5 @@ class CatalogIndex:
         self._cpu_index = faiss.read_index(str(index_path))
         self._set_nprobe(self._cpu_index)
         self.index = self._maybe_gpu(self._cpu_index, use_gpu)
+        tune_blas_threshold()
         return self
