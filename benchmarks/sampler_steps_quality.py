@@ -27,7 +27,7 @@ def main() -> None:
     p.add_argument("--name", default="r4t_diffusion", help="r4t_diffusion or raw_diffusion")
     p.add_argument("--samplers", nargs="+", default=["euler", "heun", "edm_sde"])
     p.add_argument("--steps", nargs="+", type=int, default=[2, 4, 8, 16, 32, 64, 256])
-    p.add_argument("--guidance", type=float, default=0.1)
+    p.add_argument("--guidance", type=float, default=0.0, help="classifier-free guidance (the retriever default is 0; the paper uses 0.1)")
     p.add_argument("--batch", type=int, default=8)
     args = p.parse_args()
 
