@@ -42,6 +42,8 @@ def test_one_valid_record_per_retriever(registry, tiny_data):
     # paired test against the best *other* classic baseline
     assert any(t["against"] == "mmr (0.5)" for t in dense["quality"]["open"]["paired_tests"])
     folm = records["fanout_lm (RL-tuned, test)"]
+    against = {t["against"] for t in folm["quality"]["open"]["paired_tests"] if t["metric"] == "reward/composite"}
+    assert "dense_topk" in against and len(against) <= 2  # the best classic baseline and, if another, dense top-k
     assert "generate" in folm["latency"]["batches"][0]["breakdown_s"]
     assert "mean fan-out length" in folm["retriever"]["notes"]
     only = records["latency_only_diffusion (test size)"]
@@ -82,3 +84,38 @@ def test_slugify_and_parse_entry():
     assert slugify("fanout_lm (RL-tuned, R4T-FOLM)") == "fanout_lm-rl-tuned-r4t-folm"
     e = parse_entry('{"name": "mmr", "lambda_": 0.3}')
     assert e.label == "mmr (lambda_=0.3)" and e.spec == {"name": "mmr", "lambda_": 0.3}
+
+
+def _timed(name: str, label: str, p50: float, breakdown: dict[str, float]) -> dict:
+    return {"retriever": {"name": name, "label": label}, "hardware": {"summary": "test machine"},
+            "latency": {"batches": [{"batch_size": 8, "p50_s": p50, "calls": 5, "breakdown_s": breakdown}]}}
+
+
+def test_fan_out_time_and_speedups_known_answers():
+    from r4t.bench.leaderboard import directions_seconds, speedup_lines
+
+    diffusion = _timed("r4t_diffusion", "r4t_diffusion", 0.10, {"encode": 0.02, "generate": 0.03, "search": 0.05})
+    lm = _timed("fanout_lm", "fanout_lm (RL-tuned, R4T-FOLM)", 0.40, {"encode": 0.10, "generate": 0.25, "search": 0.05})
+    warm = _timed("fanout_lm", "fanout_lm (warm-start)", 9.0, {"encode": 1.0, "generate": 8.0})
+    assert directions_seconds(diffusion) == pytest.approx(0.05)  # the grounding search is not fan-out
+    assert directions_seconds(diffusion, batch=1) is None
+    (line,) = speedup_lines([diffusion, lm, warm])  # only the RL-tuned LM is the reference
+    assert "4.0x end to end" in line and "7.0x at fan-out" in line
+    other_machine = dict(lm, hardware={"summary": "another machine"})
+    assert speedup_lines([diffusion, other_machine]) == []
+
+
+def test_default_entries_find_checkpoints_and_add_the_fast_sampler(tiny_data, tmp_path):
+    from r4t.bench.runner import FAST_SAMPLER, default_entries
+
+    ckpt_dir = tmp_path / "diffusion" / "checkpoints" / "abc"
+    ckpt_dir.mkdir(parents=True)
+    (ckpt_dir / "run.json").write_text(json.dumps({"data_class": "r4t.data.datamodules.ShardDataModule"}))
+    (ckpt_dir / "last.ckpt").write_bytes(b"")
+    entries, missing = default_entries({"run_dir": str(tmp_path)}, tiny_data)
+    diffusion = {e.label: e.spec for e in entries if e.name == "r4t_diffusion"}
+    assert set(diffusion) == {"r4t_diffusion", "r4t_diffusion (Euler 4 steps)"}
+    assert "sampler" not in diffusion["r4t_diffusion"]  # the retriever's own default
+    assert diffusion["r4t_diffusion (Euler 4 steps)"]["sampler"] == FAST_SAMPLER
+    assert any(m.startswith("raw_diffusion: no checkpoint") for m in missing)
+    assert any("fanout_lm (RL-tuned)" in m for m in missing)

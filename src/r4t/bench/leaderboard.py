@@ -19,6 +19,8 @@ QUALITY_COLUMNS = [("reward/composite", "composite"), ("vendi_diversity", "Vendi
 COMPOSITIONAL_COLUMNS = [("recall@10", "recall@10 (comp.)"), ("recall@5000", "Recall@5K (comp.)"), ("hit@5000", "Hit@5K (comp.)"),
                          ("vendi_across_5_runs", "Vendi over 5 runs (comp.)")]
 LATENCY_BATCHES = (1, 8, 1024)
+DIRECTIONS_BATCH = 8
+DIRECTION_STAGES = ("encode", "generate")  # query text -> the L search directions; the grounding search is excluded
 REGENERATE = [
     "r4t fit -c configs/music.yaml                      # the whole R4T pipeline -> r4t_diffusion (and the RL policies)",
     "r4t fit -c configs/music.yaml --data.class_path r4t.data.datamodules.CuratedSetDataModule   # raw_diffusion",
@@ -55,6 +57,31 @@ def _latency(r: dict[str, Any], batch: int) -> dict[str, Any] | None:
     return None
 
 
+def directions_seconds(r: dict[str, Any], batch: int = DIRECTIONS_BATCH) -> float | None:
+    """Mean time to turn a batch of query texts into search directions (encode + generate
+    stages): the fan-out proper, what the paper's LLM-vs-diffusion latency compares."""
+    x = _latency(r, batch)
+    if x is None:
+        return None
+    return sum(float(x["breakdown_s"].get(s, 0.0)) for s in DIRECTION_STAGES)
+
+
+def speedup_lines(rows: list[dict[str, Any]], batch: int = DIRECTIONS_BATCH) -> list[str]:
+    """r4t_diffusion against the RL-tuned fan-out LM of the same machine: end to end and fan-out."""
+    out = []
+    for r in rows:
+        if r["retriever"]["name"] != "r4t_diffusion" or not (x := _latency(r, batch)):
+            continue
+        for lm in rows:
+            if (lm["retriever"]["name"] == "fanout_lm" and "RL" in lm["retriever"]["label"]
+                    and lm["hardware"]["summary"] == r["hardware"]["summary"] and (y := _latency(lm, batch))):
+                d_r, d_lm = directions_seconds(r, batch), directions_seconds(lm, batch)
+                out.append(f"- batch {batch}, {r['hardware']['summary']}: speed-up of {r['retriever']['label']} over {lm['retriever']['label']}: "
+                           f"{y['p50_s'] / x['p50_s']:.1f}x end to end (p50 {x['p50_s']:.4f} s vs {y['p50_s']:.4f} s), "
+                           f"{d_lm / d_r:.1f}x at fan-out (encode + generate {d_r:.4f} s vs {d_lm:.4f} s)")
+    return out
+
+
 def _table(rows: list[dict[str, Any]]) -> list[str]:
     columns: list[tuple[str, str, str]] = [("open", k, label) for k, label in QUALITY_COLUMNS]
     if any(_metric(r, "compositional", "recall@10") for r in rows):
@@ -62,7 +89,9 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
     columns = [c for c in columns if any(_metric(r, c[0], c[1]) for r in rows)]
     best_q = {c: max((m["mean"] for r in rows if (m := _metric(r, c[0], c[1]))), default=None) for c in columns}
     best_l = {b: min((x["p50_s"] for r in rows if (x := _latency(r, b))), default=None) for b in LATENCY_BATCHES}
-    head = ["retriever", *[label for _, _, label in columns], *[f"p50 s @ batch {b}" for b in LATENCY_BATCHES], "machine"]
+    best_d = min((d for r in rows if (d := directions_seconds(r)) is not None), default=None)
+    head = ["retriever", *[label for _, _, label in columns], *[f"p50 s @ batch {b}" for b in LATENCY_BATCHES],
+            f"fan-out s @ batch {DIRECTIONS_BATCH}", "machine"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         name = r["retriever"]["label"] + (" *(latency only, random weights)*" if r["retriever"]["latency_only"] else "")
@@ -82,6 +111,8 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
                 continue
             text = f"{x['p50_s']:.4f} ({x['calls']} calls)"
             cells.append(f"**{text}**" if len(rows) > 1 and x["p50_s"] == best_l[b] else text)
+        d = directions_seconds(r)
+        cells.append("n/a" if d is None else (f"**{d:.4f}**" if len(rows) > 1 and d == best_d else f"{d:.4f}"))
         cells.append(r["hardware"]["summary"])
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -96,17 +127,21 @@ def render_markdown(by_catalog: dict[str, list[dict[str, Any]]], plots: dict[str
                            "scored on the returned items (groundedness is 1 for every method that returns catalog items, so the composite",
                            "ranks by Vendi diversity and alignment); judge scores are the offline attribute judge (20-100).",
                            "Latency: median wall time of one `retrieve()` call on a batch (encode + generate + search), after warm-up,",
-                           "caches dropped; the number of timed calls is in brackets. Bold: best in column. Each record names its machine.", ""]
+                           "caches dropped; the number of timed calls is in brackets. Fan-out: mean time of the encode + generate stages",
+                           "at batch 8, i.e. query texts -> search directions (LM decoding and sub-query embedding, or diffusion",
+                           "sampling), without the grounding search. Bold: best in column. Each record names its machine.", ""]
     for catalog, rows in by_catalog.items():
         lines += [f"## {catalog}", ""]
         lines += _table(rows)
         lines.append("")
+        if speedups := speedup_lines(rows):
+            lines += speedups + [""]
         if catalog in plots:
             lines += [f"![quality vs latency, {catalog}]({plots[catalog]})", ""]
         tested = [(r["retriever"]["label"], t) for r in rows for t in ((r.get("quality") or {}).get("open") or {}).get("paired_tests", [])
                   if t["metric"] == "reward/composite"]
         if tested:
-            lines += ["Paired permutation test on the composite (open queries) against the best classic baseline:", ""]
+            lines += ["Paired permutation test on the composite (open queries) against the best classic baseline and dense top-k:", ""]
             lines += [f"- {label}: {t['difference']:+.4f} vs {t['against']}, p = {t['p_value']:.4f}" for label, t in tested]
             lines.append("")
     return "\n".join(lines)
