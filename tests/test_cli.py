@@ -86,3 +86,12 @@ def test_fit_runs_the_whole_pipeline_then_retrieve(tmp_path, capsys):
     assert lines[0] == "query: jazz for studying" and len(lines) == 6 and "track-" in lines[1]
     assert main(["retrieve", "-c", str(r4t_config), "--query", "x"]) == 2
     assert "give --ckpt" in capsys.readouterr().err
+
+
+def test_benchmark_skip_leaves_out_default_retrievers(tmp_path, capsys):
+    args = ["benchmark", "-c", str(TINY_CONFIG), "--no-latency", "--max-queries", "2", "--wscr-depth", "0", "--registry", "reg"]
+    assert main([*args, "--skip", "latency_only_fanout", "latency_only_diffusion", "dpp"]) == 0
+    written = {p.parent.name for p in (tmp_path / "reg").rglob("*.json")}
+    assert written == {"dense_topk", "mmr-lambda-0.5"}  # no policy or checkpoint in the run dir; skipped ones absent
+    assert main([*args, "--skip", "dense_topkk"]) == 2
+    assert "Did you mean 'dense_topk'" in capsys.readouterr().err

@@ -210,6 +210,8 @@ def _benchmark(rest: list[str]) -> int:
     parser = _stage_parser("r4t benchmark", "Benchmark set quality and fan-out latency; write registry/ records.")
     parser.add_argument("--retrievers", nargs="+", help="registry names or JSON specs with an optional \"label\" (default: every "
                         "built-in retriever whose policy/checkpoint exists in the run dir, plus the latency-only stand-ins)")
+    parser.add_argument("--skip", nargs="+", default=[], metavar="NAME",
+                        help="leave out default retrievers with these registry names (e.g. latency_only_fanout latency_only_diffusion)")
     parser.add_argument("--batch-sizes", type=_int_list, default=[1, 8, 64, 1024], help="comma-separated (default 1,8,64,1024)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--registry", default="registry", help="where records go (default registry/)")
@@ -233,6 +235,12 @@ def _benchmark(rest: list[str]) -> int:
         entries, missing = [parse_entry(r) for r in args.retrievers], []
     else:
         entries, missing = default_entries(cfg, data)
+    if args.skip:
+        from r4t.retrievers import retrievers
+
+        for name in args.skip:
+            retrievers.get(name)  # an unknown name fails with the valid ones listed
+        entries = [e for e in entries if e.name not in set(args.skip)]
     for line in missing:
         print(f"[r4t benchmark] skipping {line}")
     protocol = LatencyProtocol(batch_sizes=args.batch_sizes, warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
