@@ -53,7 +53,7 @@ def test_blas_and_scan_paths_return_the_same_neighbours():
     index = CatalogIndex(items)
     faiss.cvar.distance_compute_blas_threshold = 1  # BLAS for every batch
     blas_scores, blas_ids = index.search(queries, 10)
-    faiss.cvar.distance_compute_blas_threshold = 10**9  # SIMD scan for every batch
+    faiss.cvar.distance_compute_blas_threshold = 2**31 - 1  # SIMD scan for every batch
     scan_scores, scan_ids = index.search(queries, 10)
     np.testing.assert_array_equal(blas_ids, scan_ids)
     np.testing.assert_allclose(blas_scores, scan_scores, atol=1e-5)
