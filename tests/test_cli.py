@@ -95,3 +95,14 @@ def test_benchmark_skip_leaves_out_default_retrievers(tmp_path, capsys):
     assert written == {"dense_topk", "mmr-lambda-0.5"}  # no policy or checkpoint in the run dir; skipped ones absent
     assert main([*args, "--skip", "dense_topkk"]) == 2
     assert "Did you mean 'dense_topk'" in capsys.readouterr().err
+
+
+def test_dotted_overrides_merge_into_yaml_mappings_with_yaml_types(capsys):
+    import yaml
+
+    assert main(["fit", "-c", str(TINY_CONFIG), "--model.backbone.width", "16", "--synth.samples_per_query", "3",
+                 "--index.nprobe", "4", "--print_config"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    backbone = cfg["model"]["backbone"]
+    assert backbone["width"] == 16 and backbone["name"] == "coherent_transformer"  # the rest of the YAML mapping is kept
+    assert cfg["synth"]["samples_per_query"] == 3 and cfg["index"]["nprobe"] == 4

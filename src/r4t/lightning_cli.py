@@ -8,7 +8,7 @@ registry spec before anything is instantiated.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from lightning.pytorch.cli import LightningCLI
 
@@ -16,6 +16,11 @@ from r4t.config import validate_components
 from r4t.data.datamodules import CuratedSetDataModule
 from r4t.diffusion.module import SetDiffusion
 from r4t.runs import atomic_write_json, config_hash
+
+# Typed (not Any) so that dotted overrides merge into the YAML mapping with YAML-typed values:
+# `--model.backbone.width 128`, `--synth.samples_per_query 8`, `--index.nprobe 32`.
+Spec = Union[str, dict[str, Any]]  # a registry name or a mapping
+Section = dict[str, Any]
 
 
 class R4TLightningCLI(LightningCLI):
@@ -31,13 +36,13 @@ class R4TLightningCLI(LightningCLI):
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_argument("--run_dir", type=str, default="runs/default", help="where every stage caches its outputs")
-        parser.add_argument("--catalog", type=Any, default="music", help="catalog spec (name or mapping)")
-        parser.add_argument("--embedder", type=Any, default="minilm", help="embedder spec (name or mapping)")
-        parser.add_argument("--index", type=dict, default={}, help="CatalogIndex settings (factory, metric, nprobe, use_gpu)")
-        parser.add_argument("--reward", type=dict, default={}, help="reward section (components and weights)")
-        parser.add_argument("--policy", type=dict, default={}, help="fan-out policy section (read by r4t rl)")
-        parser.add_argument("--rl", type=dict, default={}, help="RL section (read by r4t rl)")
-        parser.add_argument("--synth", type=dict, default={}, help="synthesis section (read by r4t synthesize and ShardDataModule)")
+        parser.add_argument("--catalog", type=Spec, default="music", help="catalog spec (name or mapping)")
+        parser.add_argument("--embedder", type=Spec, default="minilm", help="embedder spec (name or mapping)")
+        parser.add_argument("--index", type=Section, default={}, help="CatalogIndex settings (factory, metric, nprobe, use_gpu)")
+        parser.add_argument("--reward", type=Section, default={}, help="reward section (components and weights)")
+        parser.add_argument("--policy", type=Section, default={}, help="fan-out policy section (read by r4t rl)")
+        parser.add_argument("--rl", type=Section, default={}, help="RL section (read by r4t rl)")
+        parser.add_argument("--synth", type=Section, default={}, help="synthesis section (read by r4t synthesize and ShardDataModule)")
         for key in ("run_dir", "catalog", "embedder", "index", "reward", "policy", "rl", "synth"):
             parser.link_arguments(key, f"data.init_args.{key}")
         # Logs and checkpoints follow run_dir, including a --run_dir given on the command line.

@@ -49,8 +49,8 @@ class CuratedSetDataModule(L.LightningDataModule):
     def __init__(
         self,
         run_dir: str = "runs/default",
-        catalog: Any = "music",
-        embedder: Any = "minilm",
+        catalog: str | dict[str, Any] = "music",
+        embedder: str | dict[str, Any] = "minilm",
         index: dict[str, Any] | None = None,
         reward: dict[str, Any] | None = None,
         policy: dict[str, Any] | None = None,

@@ -27,7 +27,7 @@ class SetDiffusion(L.LightningModule):
 
     def __init__(
         self,
-        backbone: Any = "coherent_transformer",
+        backbone: str | dict[str, Any] = "coherent_transformer",
         set_size: int = 10,
         dim: int | None = None,
         sigma_data: float | None = None,
