@@ -20,6 +20,7 @@ COMPOSITIONAL_COLUMNS = [("recall@10", "recall@10 (comp.)"), ("recall@5000", "Re
                          ("vendi_across_5_runs", "Vendi over 5 runs (comp.)")]
 LATENCY_BATCHES = (1, 8, 1024)
 DIRECTIONS_BATCH = 8
+RL_FANOUT_LABEL = "fanout_lm (RL-tuned, R4T-FOLM)"  # runner's label for the RL policy: the speed-up reference
 DIRECTION_STAGES = ("encode", "generate")  # query text -> the L search directions; the grounding search is excluded
 REGENERATE = [
     "r4t fit -c configs/music.yaml                      # the whole R4T pipeline -> r4t_diffusion (and the RL policies)",
@@ -73,8 +74,8 @@ def speedup_lines(rows: list[dict[str, Any]], batch: int = DIRECTIONS_BATCH) -> 
         if r["retriever"]["name"] != "r4t_diffusion" or not (x := _latency(r, batch)):
             continue
         for lm in rows:
-            if (lm["retriever"]["name"] == "fanout_lm" and "RL" in lm["retriever"]["label"]
-                    and lm["hardware"]["summary"] == r["hardware"]["summary"] and (y := _latency(lm, batch))):
+            same_machine = lm["hardware"]["summary"] == r["hardware"]["summary"]
+            if lm["retriever"]["label"] == RL_FANOUT_LABEL and same_machine and (y := _latency(lm, batch)):
                 d_r, d_lm = directions_seconds(r, batch), directions_seconds(lm, batch)
                 out.append(f"- batch {batch}, {r['hardware']['summary']}: speed-up of {r['retriever']['label']} over {lm['retriever']['label']}: "
                            f"{y['p50_s'] / x['p50_s']:.1f}x end to end (p50 {x['p50_s']:.4f} s vs {y['p50_s']:.4f} s), "

@@ -22,6 +22,7 @@ import torch
 
 from r4t.bench.distributed import barrier, gather_sharded, init_from_env, shard
 from r4t.bench.latency import LatencyProtocol, measure_latency
+from r4t.bench.leaderboard import RL_FANOUT_LABEL
 from r4t.bench.records import hardware, new_run_id, slugify, versions, write_record
 from r4t.bench.set_quality import QualityReport, SetEvaluator, wscr_scores
 from r4t.bench.stats import bootstrap_ci, paired_permutation_test
@@ -115,7 +116,7 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
     else:
         missing.append(f"fanout_lm/best_of_n (warm-start): no policy at {warm}; run `r4t rl -c CONFIG`")
     if (rl / "config.json").exists():
-        entries.append(BenchmarkEntry("fanout_lm (RL-tuned, R4T-FOLM)", {"name": "fanout_lm", "policy": str(rl), "subqueries": k}))
+        entries.append(BenchmarkEntry(RL_FANOUT_LABEL, {"name": "fanout_lm", "policy": str(rl), "subqueries": k}))
     else:
         missing.append(f"fanout_lm (RL-tuned): no policy at {rl}; run `r4t rl -c CONFIG`")
     for name, dm, how in (("raw_diffusion", "CuratedSetDataModule", "--data.class_path r4t.data.datamodules.CuratedSetDataModule"),
@@ -124,7 +125,7 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
         if ckpt:
             entries.append(BenchmarkEntry(name, {"name": name, "checkpoint": str(ckpt)}, checkpoint=str(ckpt)))
             if name == "r4t_diffusion":  # the latency end of the steps-vs-quality trade-off
-                entries.append(BenchmarkEntry(f"{name} (Euler 4 steps)", {"name": name, "checkpoint": str(ckpt), "sampler": FAST_SAMPLER},
+                entries.append(BenchmarkEntry(f"{name} (Euler {FAST_SAMPLER['steps']} steps)", {"name": name, "checkpoint": str(ckpt), "sampler": FAST_SAMPLER},
                                               checkpoint=str(ckpt)))
         else:
             missing.append(f"{name}: no checkpoint under {run_dir}/diffusion; run `r4t fit -c CONFIG {how}`")
