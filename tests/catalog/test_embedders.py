@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from r4t.catalog.embedders import check_embeddings, embedders
-from r4t.errors import DataError
+from r4t.errors import ConfigError, DataError
 
 
 def test_hashing_is_deterministic_unit_norm_and_sized():
@@ -39,3 +39,21 @@ def test_minilm_offline_semantics_and_projection():
     assert p.shape == (3, 128)
     np.testing.assert_allclose(np.linalg.norm(p, axis=1), 1.0, rtol=1e-5)
     assert p[0] @ p[1] > p[0] @ p[2]  # the projection keeps the geometry
+
+
+def test_minilm_bf16_mixed_matches_float32_and_is_keyed_apart():
+    texts = ["smooth jazz piano trio", "jazz piano ballads", "heavy metal guitar riffs", "rainy day road trip songs"]
+    fp32 = embedders.build({"name": "minilm", "precision": 32})  # YAML's int spelling is accepted
+    bf16 = embedders.build({"name": "minilm", "precision": "bf16-mixed"})
+    a, b = fp32.encode(texts), bf16.encode(texts)
+    assert b.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, rtol=1e-5)
+    # Autocast keeps norms, softmax and pooling in float32: the vectors agree to ~1e-4.
+    assert (a * b).sum(axis=1).min() > 0.999
+    assert np.array_equal(np.argsort(-(a @ a.T), axis=1), np.argsort(-(b @ a.T), axis=1))
+    assert fp32.spec()["precision"] == "32" and bf16.spec()["precision"] == "bf16-mixed"
+
+
+def test_minilm_rejects_unknown_precision():
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        embedders.build({"name": "minilm", "precision": "fp8"})

