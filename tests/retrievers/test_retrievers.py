@@ -111,6 +111,31 @@ def test_lm_retrievers_return_k_distinct_items(tiny_data, tiny_policy_dir, name)
         r.retrieve_indices(tiny_data.query_emb[:1], 10)
 
 
+def test_fanout_lm_embeds_only_sub_queries_and_unparsed_queries_in_one_call(tiny_data, tiny_policy_dir, monkeypatch):
+    r = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir)}, data=tiny_data)
+    assert not r.uses_query_embedding
+    queries = [q.text for q in tiny_data.catalog.queries_for(kind="open")[:2]]
+    subs = ["upbeat jazz", "mellow piano"]
+    monkeypatch.setattr(r.policy, "sample", lambda texts, n, **kw: [['<queries>["upbeat jazz", "mellow piano"]</queries>'], ["no json"]])
+    calls = []
+    encode = tiny_data.embedder.encode
+    monkeypatch.setattr(tiny_data.embedder, "encode", lambda texts, **kw: calls.append(list(texts)) or encode(texts, **kw))
+    r.clear_caches()
+    got = r.retrieve(queries, 10)
+    # The query texts are never encoded up front; the unparsed second query falls back to
+    # itself, embedded in the same call as the first query's sub-queries.
+    assert calls == [subs + [queries[1]]]
+    assert r.parse_failures == 1
+    ids = tiny_data.catalog.item_ids
+    assert got[0] == [ids[i] for i in tiny_data.item_index.search_distinct(encode(subs), 10)]
+    assert got[1] == [ids[i] for i in tiny_data.item_index.search_distinct(encode([queries[1]]), 10)]
+    # Callers that already hold the query vectors (the quality evaluator) pass them instead.
+    calls.clear()
+    r.clear_caches()
+    assert r.retrieve_indices_for(queries, encode(queries), 10)[1] == tiny_data.item_index.search_distinct(encode([queries[1]]), 10)
+    assert calls == [subs]
+
+
 def test_best_of_n_returns_the_highest_reward_sample(tiny_data, tiny_policy_dir):
     from r4t.fanout.grounding import FanoutGrounder
     from r4t.rewards import build_reward

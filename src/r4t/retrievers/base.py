@@ -53,6 +53,10 @@ class StageTimer:
 class Retriever(ABC):
     """Returns sets of k distinct catalog items, batched over queries."""
 
+    # False for retrievers that work from the query texts alone (fan-out LMs): ``retrieve``
+    # then skips the query encoder, so neither their sets nor their latency pay for it.
+    uses_query_embedding: bool = True
+
     def __init__(self, data: PreparedData) -> None:
         self.data = data
         self.stage = StageTimer()
@@ -64,14 +68,17 @@ class Retriever(ABC):
         """Item ids (catalog ``item_ids``) for each query text."""
         if isinstance(queries, str):
             raise DataError("retrieve() takes a list of query texts, not a single string")
-        with self.stage("encode"):
-            emb = self.data.embedder.encode(list(queries))
+        emb = None
+        if self.uses_query_embedding:
+            with self.stage("encode"):
+                emb = self.data.embedder.encode(list(queries))
         ids = self.data.catalog.item_ids
         return [[ids[i] for i in row] for row in self.retrieve_indices_for(list(queries), emb, k)]
 
-    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         """Catalog indices given both the query texts and their embeddings (callers that
-        have cached embeddings pass them); embedding-only retrievers ignore the texts."""
+        have cached embeddings pass them; ``None`` only where ``uses_query_embedding`` is
+        False); embedding-only retrievers ignore the texts."""
         return self.retrieve_indices(query_emb, k)
 
     def retrieve_indices(self, query_emb: np.ndarray, k: int) -> list[list[int]]:

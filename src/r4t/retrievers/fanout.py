@@ -8,7 +8,9 @@ the rows are grounded to k distinct items (``CatalogIndex.search_distinct``).
 * ``best_of_n``  N sampled fan-outs per query, the one with the highest training reward wins.
 
 A completion that does not parse falls back to the query itself as the only direction
-(the set is then plain dense retrieval) and is counted in ``parse_failures``.
+(the set is then plain dense retrieval) and is counted in ``parse_failures``. Only those
+queries are embedded (in the same encoder call as the sub-queries): ``retrieve`` does not
+encode the query texts up front, since a fan-out LM never needs their vectors otherwise.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ def _load(path: str, k: int, temperature: float, max_new_tokens: int, domain: st
 class FanoutLM(Retriever):
     """A fan-out LM policy (zero-shot / warm-start or RL-tuned) grounded by the dense index."""
 
+    uses_query_embedding = False
+
     def __init__(self, data: PreparedData, policy: str, greedy: bool = False, temperature: float = 0.9,
                  max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0) -> None:
         super().__init__(data)
@@ -53,16 +57,22 @@ class FanoutLM(Retriever):
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         raise ConfigError("fanout_lm needs the query texts: call retrieve() or retrieve_indices_for()")
 
-    def _directions(self, texts: Sequence[str], query_emb: np.ndarray, subqueries: list[list[str] | None]) -> list[np.ndarray]:
-        # One encoder call for every sub-query of the batch (the encoder dominates latency).
+    def _directions(self, texts: Sequence[str], query_emb: np.ndarray | None,
+                    subqueries: list[list[str] | None]) -> list[np.ndarray]:
+        # One encoder call for every sub-query of the batch (the encoder dominates latency),
+        # plus the queries whose fan-out did not parse when the caller has no vectors for them.
+        failed = [n for n, subs in enumerate(subqueries) if subs is None]
+        self.parse_failures += len(failed)
         flat = [t for subs in subqueries if subs for t in subs]
+        fallback = [texts[n] for n in failed] if query_emb is None else []
         with self.stage("encode"):
-            emb = self.grounder.encode(flat) if flat else None
+            emb = self.grounder.encode(flat + fallback) if flat or fallback else None
+        given = np.atleast_2d(query_emb) if query_emb is not None else None
+        query_rows = {n: given[n : n + 1] if given is not None else emb[len(flat) + j : len(flat) + j + 1] for j, n in enumerate(failed)}
         rows, cursor = [], 0
         for n, subs in enumerate(subqueries):
             if subs is None:
-                self.parse_failures += 1
-                rows.append(query_emb[n : n + 1])
+                rows.append(query_rows[n])
             else:
                 rows.append(emb[cursor : cursor + len(subs)])
                 cursor += len(subs)
@@ -75,15 +85,15 @@ class FanoutLM(Retriever):
     def clear_caches(self) -> None:
         self.grounder.clear_cache()
 
-    def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:
+    def directions(self, texts: Sequence[str], query_emb: np.ndarray | None) -> list[np.ndarray]:
         """One sampled fan-out per query, parsed and embedded (no grounding)."""
         with self.stage("generate"):
             completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
         self.completion_chars += [len(c[0]) for c in completions]
         subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
-        return self._directions(texts, np.atleast_2d(query_emb), subs)
+        return self._directions(texts, query_emb, subs)
 
-    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         self.check_k(k)
         return self._ground(self.directions(texts, query_emb), k)
 
@@ -99,7 +109,7 @@ class BestOfN(FanoutLM):
             raise ConfigError(f"best_of_n n must be >= 1, got {n}")
         self.n, self.reward = n, build_reward(reward)
 
-    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         self.check_k(k)
         with self.stage("generate"):
             samples = self.policy.sample(list(texts), self.n, seed=self.seed)
@@ -109,4 +119,4 @@ class BestOfN(FanoutLM):
                 grounded = self.grounder.ground(group, [text] * len(group))
                 scored = [(float(self.reward(g.batch).total[0]), g.subqueries) for g in grounded if g is not None]
                 best.append(max(scored, key=lambda t: t[0])[1] if scored else None)
-        return self._ground(self._directions(texts, np.atleast_2d(query_emb), best), k)
+        return self._ground(self._directions(texts, query_emb, best), k)

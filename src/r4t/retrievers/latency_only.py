@@ -57,6 +57,7 @@ class LatencyOnlyFanout(Retriever):
     """Random-weight LLM of a named size writing ``new_tokens`` tokens per fan-out (latency only)."""
 
     latency_only = True
+    uses_query_embedding = False  # like fanout_lm: the LLM reads the texts, only sub-queries are embedded
 
     def __init__(self, data: PreparedData, arch: str = "qwen2.5-0.5b", new_tokens: int = 120, prompt_tokens: int = 64,
                  subqueries: int = 10, dtype: str = "float32", device: str = "cpu", seed: int = 0) -> None:
