@@ -7,8 +7,17 @@ import sys
 from pathlib import Path
 
 import faiss
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_config(tmp_path: Path, embedder: str = "{name: hashing, dim: 64}") -> Path:
+    """A config for the tiny generated music catalog, with its own run directory."""
+    config = tmp_path / "tiny.yaml"
+    config.write_text(f"run_dir: {tmp_path / 'run'}\ncatalog: {{name: music, size: tiny, seed: 0}}\n"
+                      f"embedder: {embedder}\nindex: {{factory: Flat, metric: ip}}\n")
+    return config
 
 
 def test_faiss_blas_crossover_prints_both_paths_and_restores_faiss(monkeypatch, capsys):
@@ -23,12 +32,31 @@ def test_faiss_blas_crossover_prints_both_paths_and_restores_faiss(monkeypatch, 
 
 
 def test_encoder_precision_prints_one_row_per_precision(tmp_path, monkeypatch, capsys):
-    config = tmp_path / "tiny-minilm.yaml"
-    config.write_text(f"run_dir: {tmp_path / 'run'}\ncatalog: {{name: music, size: tiny, seed: 0}}\n"
-                      "embedder: {name: minilm}\nindex: {factory: Flat, metric: ip}\n")
+    config = tiny_config(tmp_path, embedder="{name: minilm}")
     monkeypatch.setattr(sys, "argv", ["encoder_precision.py", "-c", str(config), "--batch-sizes", "2", "--repeats", "1"])
     runpy.run_path(str(ROOT / "benchmarks" / "encoder_precision.py"), run_name="__main__")
     rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
     assert set(rows) >= {"32", "bf16-mixed"}
     assert rows["32"][3].strip() == "1.000000 / 1.000000" and rows["32"][4].strip() == "1.0000"  # the reference itself
     assert float(rows["bf16-mixed"][3].split("/")[0]) > 0.999
+
+
+def test_paired_speedup_prints_reference_and_candidates_with_intervals(tmp_path, monkeypatch, capsys):
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["paired_speedup.py", "-c", str(config), "--reference", "dense_topk",
+                                      "--retrievers", "mmr (lambda 0.5)", "--rounds", "3"])
+    runpy.run_path(str(ROOT / "benchmarks" / "paired_speedup.py"), run_name="__main__")
+    rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    assert rows["dense_topk"][4].strip() == "1.00x [1.00, 1.00]"  # the reference against itself
+    speedup, ci = rows["mmr (lambda 0.5)"][4].strip().split("x ")
+    lo, hi = (float(v) for v in ci.strip("[]").split(","))
+    assert lo <= float(speedup) <= hi
+
+
+def test_paired_speedup_names_unknown_entries(tmp_path, monkeypatch):
+    from r4t.errors import ConfigError
+
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["paired_speedup.py", "-c", str(config)])  # no RL policy in this run dir
+    with pytest.raises(ConfigError, match="no benchmark entry"):
+        runpy.run_path(str(ROOT / "benchmarks" / "paired_speedup.py"), run_name="__main__")

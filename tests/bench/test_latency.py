@@ -3,7 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from r4t.bench.latency import LatencyProtocol, batch_of, measure_batch, measure_latency
+from r4t.bench.latency import LatencyProtocol, batch_of, measure_batch, measure_interleaved, measure_latency
+from r4t.bench.stats import median_ratio
 from r4t.retrievers import retrievers
 from r4t.retrievers.base import Retriever
 
@@ -60,3 +61,45 @@ def test_real_retriever_breakdown(tiny_data):
     res = measure_batch(r, [q.text for q in tiny_data.catalog.queries[:8]], LatencyProtocol(repeats=3, k=5))
     assert set(res.breakdown_s) == {"encode", "search", "rerank"}
     assert np.isclose(sum(res.breakdown_s.values()), res.mean_s, rtol=0.5)
+
+
+class DriftingMachine:
+    """A shared machine that runs at full speed in even rounds and 3x slower in odd ones."""
+
+    def __init__(self, methods: int):
+        self.methods, self.calls, self.order = methods, 0, []
+
+    def factor(self) -> float:
+        return 3.0 if (self.calls // self.methods) % 2 else 1.0
+
+
+class DriftRetriever(Retriever):
+    def __init__(self, data, name, cost_s, machine):
+        super().__init__(data)
+        self.name, self.cost_s, self.machine = name, cost_s, machine
+
+    def _retrieve(self, query_emb, k):
+        with self.stage("generate"):
+            time.sleep(self.cost_s * self.machine.factor())
+        self.machine.order.append(self.name)
+        self.machine.calls += 1
+        return [list(range(k)) for _ in query_emb]
+
+
+def test_interleaved_rounds_rotate_order_and_cancel_machine_drift(tiny_data):
+    machine = DriftingMachine(methods=2)
+    rs = {"fast": DriftRetriever(tiny_data, "fast", 0.004, machine), "slow": DriftRetriever(tiny_data, "slow", 0.016, machine)}
+    texts = [q.text for q in tiny_data.catalog.queries[:3]]
+    times = measure_interleaved(rs, texts, rounds=6, k=5, warmup=1)
+    assert machine.order[:2] == ["fast", "slow"]                      # warm-up
+    assert machine.order[2:] == ["fast", "slow", "slow", "fast"] * 3  # the order rotates every round
+    assert all(len(t.total_s) == 6 for t in times.values())
+    fast, slow = times["fast"], times["slow"]
+    # Half the rounds ran 3x slower, for both methods alike: absolute times spread ~3x ...
+    assert slow.total_s.max() > 2.5 * slow.total_s.min()
+    # ... but the paired speed-up stays at the true 4x.
+    est = median_ratio(slow.stages_s["generate"], fast.stages_s["generate"])
+    assert 3.4 < est.mean < 4.6 and est.lo <= est.mean <= est.hi
+    assert np.all(fast.fanout_s() >= fast.stages_s["generate"]) and np.all(fast.fanout_s() <= fast.total_s)
+    with pytest.raises(ValueError, match="rounds"):
+        measure_interleaved(rs, texts, rounds=0)

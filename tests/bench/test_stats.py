@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from r4t.bench.stats import bootstrap_ci, paired_permutation_test
+from r4t.bench.stats import bootstrap_ci, paired_permutation_test, median_ratio
 
 
 def test_bootstrap_ci_contains_mean_and_shrinks_with_n():
@@ -36,3 +36,18 @@ def test_paired_test_known_answers():
     assert paired_permutation_test(a + 0.001 * noise, a) > 0.05  # tiny random differences
     with pytest.raises(ValueError):
         paired_permutation_test(a, a[:-1])
+
+
+def test_median_ratio_known_answers_and_drift_cancelling_pairs():
+    rng = np.random.default_rng(0)
+    fast = rng.uniform(0.01, 0.05, size=30)  # rounds of very different machine speed
+    est = median_ratio(4.0 * fast, fast)
+    # Pairing keeps every resample's ratio at exactly 4 despite the spread of the times.
+    assert est.mean == pytest.approx(4.0) and est.lo == pytest.approx(4.0) and est.hi == pytest.approx(4.0) and est.n == 30
+    noisy = median_ratio(4.0 * fast * rng.uniform(0.9, 1.1, size=30), fast)
+    assert noisy.lo < 4.0 < noisy.hi and noisy.hi - noisy.lo < 0.5
+    assert median_ratio(2 * fast, fast, seed=3) == median_ratio(2 * fast, fast, seed=3)
+    with pytest.raises(ValueError, match="same non-zero number"):
+        median_ratio(fast, fast[:-1])
+    with pytest.raises(ValueError, match="positive denominator"):
+        median_ratio(fast, np.zeros(30))

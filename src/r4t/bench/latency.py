@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from r4t.bench.leaderboard import DIRECTION_STAGES
 from r4t.retrievers.base import Retriever
 
 
@@ -63,28 +64,34 @@ def _percentiles(times: np.ndarray) -> tuple[float, float, float]:
     return float(p50), float(p95), float(p99)
 
 
+def timed_call(retriever: Retriever, texts: Sequence[str], k: int,
+               sync: Callable[[], None] | None = None) -> tuple[float, dict[str, float]]:
+    """One ``retrieve`` call paying full price (caches dropped): its wall time and the
+    seconds spent in each stage."""
+    retriever.stage.sync = sync
+    retriever.clear_caches()
+    retriever.stage.reset()
+    if sync:
+        sync()
+    start = time.perf_counter()
+    retriever.retrieve(list(texts), k)
+    if sync:
+        sync()
+    return time.perf_counter() - start, dict(retriever.stage.totals)
+
+
 def measure_batch(retriever: Retriever, texts: Sequence[str], protocol: LatencyProtocol,
                   sync: Callable[[], None] | None = None) -> BatchLatency:
     """Time ``retrieve`` on one batch of query texts under ``protocol``."""
-    retriever.stage.sync = sync
     for _ in range(protocol.warmup):
-        retriever.clear_caches()
-        retriever.retrieve(list(texts), protocol.k)
+        timed_call(retriever, texts, protocol.k, sync)
     times: list[float] = []
     stages: dict[str, float] = {}
     spent = 0.0
     while len(times) < protocol.repeats:
-        retriever.clear_caches()
-        retriever.stage.reset()
-        if sync:
-            sync()
-        start = time.perf_counter()
-        retriever.retrieve(list(texts), protocol.k)
-        if sync:
-            sync()
-        elapsed = time.perf_counter() - start
+        elapsed, call_stages = timed_call(retriever, texts, protocol.k, sync)
         times.append(elapsed)
-        for name, seconds in retriever.stage.totals.items():
+        for name, seconds in call_stages.items():
             stages[name] = stages.get(name, 0.0) + seconds
         spent += elapsed
         if len(times) >= protocol.min_repeats and spent > protocol.budget_s:
@@ -93,6 +100,50 @@ def measure_batch(retriever: Retriever, texts: Sequence[str], protocol: LatencyP
     p50, p95, p99 = _percentiles(arr)
     return BatchLatency(len(texts), len(times), p50, p95, p99, float(arr.mean()), float(len(texts) / arr.mean()),
                         {name: total / len(times) for name, total in sorted(stages.items())})
+
+
+@dataclass
+class InterleavedTimes:
+    """Per-round times of one retriever from ``measure_interleaved`` (index = round)."""
+
+    total_s: np.ndarray
+    stages_s: dict[str, np.ndarray]
+
+    def fanout_s(self) -> np.ndarray:
+        """Query texts -> search directions: the encode and generate stages of each call."""
+        zero = np.zeros_like(self.total_s)
+        return sum((self.stages_s.get(name, zero) for name in DIRECTION_STAGES), zero)
+
+
+def measure_interleaved(retrievers: Mapping[str, Retriever], texts: Sequence[str], rounds: int, k: int = 10,
+                        warmup: int = 1, sync: Callable[[], None] | None = None) -> dict[str, InterleavedTimes]:
+    """Time several retrievers on the same batch in rounds: each round makes one call of
+    every retriever, in an order rotated from round to round.
+
+    Sequential sweeps time methods minutes apart, and a shared or thermally throttled machine
+    can drift by tens of percent in that time; here every round sees the machine in the same
+    state for all methods, so per-round ratios (``stats.ratio_of_medians``) cancel the drift.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    labels = list(retrievers)
+    for label in labels:
+        for _ in range(warmup):
+            timed_call(retrievers[label], texts, k, sync)
+    totals: dict[str, list[float]] = {label: [] for label in labels}
+    stages: dict[str, list[dict[str, float]]] = {label: [] for label in labels}
+    for r in tqdm(range(rounds), desc="interleaved latency", unit="round", leave=False):
+        shift = r % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            seconds, call_stages = timed_call(retrievers[label], texts, k, sync)
+            totals[label].append(seconds)
+            stages[label].append(call_stages)
+    out = {}
+    for label in labels:
+        names = sorted({name for call in stages[label] for name in call})
+        out[label] = InterleavedTimes(np.array(totals[label]),
+                                      {name: np.array([call.get(name, 0.0) for call in stages[label]]) for name in names})
+    return out
 
 
 def measure_latency(retriever: Retriever, texts: Sequence[str], protocol: LatencyProtocol,

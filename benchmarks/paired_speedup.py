@@ -1,0 +1,69 @@
+"""Speed-up over a reference retriever, measured in interleaved rounds, with 95% intervals.
+
+    python benchmarks/paired_speedup.py -c configs/music.yaml
+    python benchmarks/paired_speedup.py -c configs/music.yaml --retrievers dense_topk r4t_diffusion --rounds 40
+
+`r4t benchmark` times each retriever in its own sweep, minutes after the previous one; on a
+shared or throttling machine the speed can drift between sweeps, and a ratio of two such
+numbers carries that drift. Here every round times one call of each retriever on the same
+batch (order rotated per round, caches dropped before every call), and the speed-up is the
+median of the per-round ratios with a bootstrap 95% interval over rounds
+(``r4t.bench.stats.median_ratio``), end to end and at fan-out (encode + generate).
+Retrievers are the benchmark's default entries, chosen by label (default: the RL-tuned
+fan-out LM as the reference, dense top-k and both r4t_diffusion entries). Prints a Markdown
+table headed by the machine it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from r4t.bench.hardware import describe_hardware
+from r4t.bench.latency import batch_of, measure_interleaved
+from r4t.bench.leaderboard import RL_FANOUT_LABEL
+from r4t.bench.runner import FAST_SAMPLER, default_entries
+from r4t.bench.stats import median_ratio
+from r4t.config import load_config
+from r4t.data.prepare import DataConfig, prepare_data
+from r4t.errors import ConfigError
+from r4t.retrievers import retrievers
+
+DEFAULT_CANDIDATES = ("dense_topk", "r4t_diffusion", f"r4t_diffusion (Euler {FAST_SAMPLER['steps']} steps)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-c", "--config", required=True)
+    p.add_argument("--reference", default=RL_FANOUT_LABEL, help="label of the retriever the speed-ups are relative to")
+    p.add_argument("--retrievers", nargs="+", default=list(DEFAULT_CANDIDATES), help="labels of the retrievers to compare")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=30)
+    args = p.parse_args()
+
+    cfg = load_config(args.config)
+    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    entries = {e.label: e for e in default_entries(cfg, data)[0]}
+    wanted = [args.reference] + [label for label in args.retrievers if label != args.reference]
+    unknown = [label for label in wanted if label not in entries]
+    if unknown:
+        raise ConfigError(f"no benchmark entry {unknown} for this run directory; entries: {sorted(entries)}")
+    built = {label: retrievers.build(entries[label].spec, data=data) for label in wanted}
+    texts = batch_of([q.text for q in data.catalog.queries_for(split="test", kind="open")], args.batch)
+    times = measure_interleaved(built, texts, rounds=args.rounds)
+
+    ref = times[args.reference]
+    print(f"# {data.catalog.name}: batch {args.batch}, {args.rounds} interleaved rounds, reference {args.reference}")
+    print(f"# hardware: {describe_hardware()}\n")
+    print("| retriever | p50 s | p50 fan-out s | speed-up end to end [95% CI] | speed-up at fan-out [95% CI] |")
+    print("|---|---|---|---|---|")
+    for label in wanted:
+        t = times[label]
+        whole, fan = median_ratio(ref.total_s, t.total_s), median_ratio(ref.fanout_s(), t.fanout_s())
+        print(f"| {label} | {np.median(t.total_s):.4f} | {np.median(t.fanout_s()):.4f} | "
+              f"{whole.mean:.2f}x [{whole.lo:.2f}, {whole.hi:.2f}] | {fan.mean:.2f}x [{fan.lo:.2f}, {fan.hi:.2f}] |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
