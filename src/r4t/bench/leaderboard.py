@@ -136,7 +136,8 @@ def render_markdown(by_catalog: dict[str, list[dict[str, Any]]], plots: dict[str
         lines += _table(rows)
         lines.append("")
         if speedups := speedup_lines(rows):
-            lines += speedups + [""]
+            lines += speedups + [f"- these ratios come from sweeps timed minutes apart; `python benchmarks/paired_speedup.py -c CONFIG` "
+                                 "measures them in interleaved rounds, with 95% intervals, immune to the machine's drift", ""]
         if catalog in plots:
             lines += [f"![quality vs latency, {catalog}]({plots[catalog]})", ""]
         tested = [(r["retriever"]["label"], t) for r in rows for t in ((r.get("quality") or {}).get("open") or {}).get("paired_tests", [])
