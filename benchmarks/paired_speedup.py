@@ -23,7 +23,7 @@ import numpy as np
 from r4t.bench.hardware import describe_hardware
 from r4t.bench.latency import batch_of, measure_interleaved
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
-from r4t.bench.runner import FAST_SAMPLER, default_entries
+from r4t.bench.runner import FAST_SAMPLER, default_entries, device_sync, spec_on_device
 from r4t.bench.stats import median_ratio
 from r4t.config import load_config
 from r4t.data.prepare import DataConfig, prepare_data
@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("--retrievers", nargs="+", default=list(DEFAULT_CANDIDATES), help="labels of the retrievers to compare")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=30)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (stage boundaries then synchronise)")
     args = p.parse_args()
 
     cfg = load_config(args.config)
@@ -49,13 +50,14 @@ def main() -> None:
     unknown = [label for label in wanted if label not in entries]
     if unknown:
         raise ConfigError(f"no benchmark entry {unknown} for this run directory; entries: {sorted(entries)}")
-    built = {label: retrievers.build(entries[label].spec, data=data) for label in wanted}
+    sync = device_sync(args.device)
+    built = {label: retrievers.build(spec_on_device(entries[label].spec, args.device), data=data) for label in wanted}
     texts = batch_of([q.text for q in data.catalog.queries_for(split="test", kind="open")], args.batch)
-    times = measure_interleaved(built, texts, rounds=args.rounds)
+    times = measure_interleaved(built, texts, rounds=args.rounds, sync=sync)
 
     ref = times[args.reference]
     print(f"# {data.catalog.name}: batch {args.batch}, {args.rounds} interleaved rounds, reference {args.reference}")
-    print(f"# hardware: {describe_hardware()}\n")
+    print(f"# hardware: {describe_hardware()}; timed on {args.device}\n")
     print("| retriever | p50 s | p50 fan-out s | speed-up end to end [95% CI] | speed-up at fan-out [95% CI] |")
     print("|---|---|---|---|---|")
     for label in wanted:

@@ -119,3 +119,19 @@ def test_default_entries_find_checkpoints_and_add_the_fast_sampler(tiny_data, tm
     assert diffusion["r4t_diffusion (Euler 4 steps)"]["sampler"] == FAST_SAMPLER
     assert any(m.startswith("raw_diffusion: no checkpoint") for m in missing)
     assert any("fanout_lm (RL-tuned)" in m for m in missing)
+
+
+def test_device_helpers_fill_device_only_where_a_retriever_takes_one():
+    import torch
+
+    from r4t.bench.runner import device_sync, spec_on_device
+    from r4t.errors import ConfigError
+
+    assert device_sync("cpu") is None
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            device_sync("cuda")
+    assert spec_on_device({"name": "dense_topk"}, "cuda") == {"name": "dense_topk"}
+    assert spec_on_device({"name": "r4t_diffusion", "checkpoint": "x"}, "cuda")["device"] == "cuda"
+    assert spec_on_device({"name": "r4t_diffusion", "device": "cuda:1"}, "cuda")["device"] == "cuda:1"
+    assert "device" not in spec_on_device({"name": "r4t_diffusion"}, "cpu")

@@ -171,16 +171,29 @@ def _paired_tests(results: Sequence[EntryResult], kind: str, seed: int) -> dict[
     return tests
 
 
+def device_sync(device: str) -> Callable[[], None] | None:
+    """What latency timing calls at stage boundaries: CUDA work is asynchronous."""
+    if device != "cuda":
+        return None
+    if not torch.cuda.is_available():
+        raise ConfigError("--device cuda but torch sees no CUDA GPU")
+    return torch.cuda.synchronize
+
+
+def spec_on_device(spec: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """``spec`` with ``device`` filled in for retrievers that take one (unless it names its own)."""
+    spec = dict(spec)
+    if device != "cpu" and "device" in inspect.signature(retrievers.get(spec["name"])).parameters:
+        spec.setdefault("device", device)
+    return spec
+
+
 def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[BenchmarkEntry], protocol: LatencyProtocol, *,
                   registry: str | Path = "registry", split: str = "test", device: str = "cpu", max_queries: int | None = None,
                   quality: bool = True, latency: bool = True, seed: int = 0, command: str = "",
                   log: Callable[[str], None] = print, role_attribute: str = "facet", wscr_depth: int = 500) -> list[Path]:
     """Benchmark ``entries``; write one record each; return the record paths."""
-    sync = None
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda but torch sees no CUDA GPU")
-        sync = torch.cuda.synchronize
+    sync = device_sync(device)
     rank, world = init_from_env(device)
     if world > 1 and device == "cuda":
         device = f"cuda:{torch.cuda.current_device()}"
@@ -194,9 +207,7 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
     paths: list[Path] = []
     folm_chars: float | None = None
     for entry in entries:
-        spec = dict(entry.spec)
-        if device != "cpu" and "device" in inspect.signature(retrievers.get(spec["name"])).parameters:
-            spec.setdefault("device", device)
+        spec = spec_on_device(entry.spec, device)
         if spec["name"] == "latency_only_fanout" and "new_tokens" not in spec:
             # The measured length of the RL policy's fan-outs, at ~4 characters per BPE token.
             spec["new_tokens"] = max(1, math.ceil((folm_chars or 480.0) / 4.0))
