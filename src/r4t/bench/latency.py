@@ -122,7 +122,7 @@ def measure_interleaved(retrievers: Mapping[str, Retriever], texts: Sequence[str
 
     Sequential sweeps time methods minutes apart, and a shared or thermally throttled machine
     can drift by tens of percent in that time; here every round sees the machine in the same
-    state for all methods, so per-round ratios (``stats.ratio_of_medians``) cancel the drift.
+    state for all methods, so per-round ratios (``stats.median_ratio``) cancel the drift.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
