@@ -19,7 +19,7 @@ import numpy as np
 
 from r4t.bench.hardware import describe_hardware
 from r4t.bench.latency import batch_of
-from r4t.catalog.embedders import PRECISIONS, embedders
+from r4t.catalog.embedders import PRECISIONS, embedders, with_precision
 from r4t.config import load_config
 from r4t.data.prepare import DataConfig, prepare_data
 
@@ -50,7 +50,6 @@ def main() -> None:
     cfg = load_config(args.config)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
     spec = cfg.get("embedder")
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     texts = [q.text for q in data.catalog.queries_for(split="test", kind="open")]
 
     import torch
@@ -63,7 +62,7 @@ def main() -> None:
     print("|---|" + "---|" * len(args.batch_sizes) + "---|---|")
     reference = None
     for precision in PRECISIONS:
-        embedder = embedders.build({**spec, "precision": precision})
+        embedder = embedders.build(with_precision(spec, precision))
         vectors = embedder.encode(texts)
         reference = vectors if reference is None else reference
         cos = (vectors * reference).sum(axis=1)

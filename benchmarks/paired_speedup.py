@@ -12,11 +12,17 @@ median of the per-round ratios with a bootstrap 95% interval over rounds
 Retrievers are the benchmark's default entries, chosen by label (default: the RL-tuned
 fan-out LM as the reference, dense top-k and both r4t_diffusion entries). Prints a Markdown
 table headed by the machine it ran on.
+
+``--query-precision bf16-mixed`` serves every retriever with the query (and sub-query)
+encoder at that precision while the catalog vectors and models stay as trained: a latency
+what-if for retraining with that precision, labelled as such in the output
+(``benchmarks/encoder_precision.py`` measures how close the vectors stay).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import numpy as np
 
@@ -25,6 +31,7 @@ from r4t.bench.latency import batch_of, measure_interleaved
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
 from r4t.bench.runner import FAST_SAMPLER, default_entries, device_sync, spec_on_device
 from r4t.bench.stats import median_ratio
+from r4t.catalog.embedders import PRECISIONS, embedders, with_precision
 from r4t.config import load_config
 from r4t.data.prepare import DataConfig, prepare_data
 from r4t.errors import ConfigError
@@ -41,10 +48,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--device", default="cpu", help="cpu or cuda (stage boundaries then synchronise)")
+    p.add_argument("--query-precision", choices=sorted(PRECISIONS), help="encode queries at this precision (latency what-if)")
     args = p.parse_args()
 
     cfg = load_config(args.config)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    if args.query_precision:
+        data = dataclasses.replace(data, _embedder=embedders.build(with_precision(cfg.get("embedder"), args.query_precision)))
     entries = {e.label: e for e in default_entries(cfg, data)[0]}
     wanted = [args.reference] + [label for label in args.retrievers if label != args.reference]
     unknown = [label for label in wanted if label not in entries]
@@ -57,6 +67,8 @@ def main() -> None:
 
     ref = times[args.reference]
     print(f"# {data.catalog.name}: batch {args.batch}, {args.rounds} interleaved rounds, reference {args.reference}")
+    if args.query_precision:
+        print(f"# query encoder at precision {args.query_precision}, catalog vectors and models as trained: latency only")
     print(f"# hardware: {describe_hardware()}; timed on {args.device}\n")
     print("| retriever | p50 s | p50 fan-out s | speed-up end to end [95% CI] | speed-up at fan-out [95% CI] |")
     print("|---|---|---|---|---|")

@@ -53,10 +53,13 @@ def test_paired_speedup_prints_reference_and_candidates_with_intervals(tmp_path,
     assert lo <= float(speedup) <= hi
 
 
-def test_paired_speedup_names_unknown_entries(tmp_path, monkeypatch):
+def test_paired_speedup_names_unknown_entries_and_embedders_without_precision(tmp_path, monkeypatch):
     from r4t.errors import ConfigError
 
     config = tiny_config(tmp_path)
     monkeypatch.setattr(sys, "argv", ["paired_speedup.py", "-c", str(config)])  # no RL policy in this run dir
     with pytest.raises(ConfigError, match="no benchmark entry"):
+        runpy.run_path(str(ROOT / "benchmarks" / "paired_speedup.py"), run_name="__main__")
+    monkeypatch.setattr(sys, "argv", ["paired_speedup.py", "-c", str(config), "--reference", "dense_topk", "--query-precision", "bf16-mixed"])
+    with pytest.raises(ConfigError, match="no precision setting"):
         runpy.run_path(str(ROOT / "benchmarks" / "paired_speedup.py"), run_name="__main__")

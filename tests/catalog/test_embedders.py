@@ -57,3 +57,12 @@ def test_minilm_bf16_mixed_matches_float32_and_is_keyed_apart():
 def test_minilm_rejects_unknown_precision():
     with pytest.raises(ConfigError, match="precision must be one of"):
         embedders.build({"name": "minilm", "precision": "fp8"})
+
+
+def test_with_precision_sets_it_only_where_an_embedder_has_one():
+    from r4t.catalog.embedders import with_precision
+
+    assert with_precision("minilm", "bf16-mixed") == {"name": "minilm", "precision": "bf16-mixed"}
+    assert with_precision({"name": "minilm", "dim": 128, "precision": "32"}, "bf16-mixed") == {"name": "minilm", "dim": 128, "precision": "bf16-mixed"}
+    with pytest.raises(ConfigError, match="'hashing' has no precision setting"):
+        with_precision({"name": "hashing", "dim": 64}, "bf16-mixed")

