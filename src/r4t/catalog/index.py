@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from r4t.catalog.embedders import check_embeddings
-from r4t.catalog.faiss_threads import tune_blas_threshold
+from r4t.catalog.faiss_threads import threads_for_search, tune_blas_threshold
 from r4t.catalog.grounding import distinct_from_candidates
 from r4t.errors import ConfigError, DataError
 from r4t.runs import atomic_dir
@@ -96,7 +96,10 @@ class CatalogIndex:
         queries = check_embeddings(np.atleast_2d(queries), "search queries", dim=self.dim)
         if not 1 <= k <= self.ntotal:
             raise ConfigError(f"k={k} must be between 1 and the catalog size {self.ntotal}")
-        return self.index.search(queries, k)
+        if self.on_gpu:
+            return self.index.search(queries, k)
+        with threads_for_search(len(queries), self.ntotal, self.dim):
+            return self.index.search(queries, k)
 
     def search_distinct(self, rows: np.ndarray, k: int, depth: int | None = None) -> list[list[int]]:
         """k distinct items per set of rows. ``rows``: [L, d] (one set) or [B, L, d] (batch).
