@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,7 @@ class CatalogIndex:
         queries = check_embeddings(np.atleast_2d(queries), "search queries", dim=self.dim)
         if not 1 <= k <= self.ntotal:
             raise ConfigError(f"k={k} must be between 1 and the catalog size {self.ntotal}")
-        if self.on_gpu:
-            return self.index.search(queries, k)
-        with threads_for_search(len(queries), self.ntotal, self.dim):
+        with nullcontext() if self.on_gpu else threads_for_search(len(queries), self.ntotal, self.dim):
             return self.index.search(queries, k)
 
     def search_distinct(self, rows: np.ndarray, k: int, depth: int | None = None) -> list[list[int]]:

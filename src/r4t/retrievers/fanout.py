@@ -67,12 +67,12 @@ class FanoutLM(Retriever):
         fallback = [texts[n] for n in failed] if query_emb is None else []
         with self.stage("encode"):
             emb = self.grounder.encode(flat + fallback) if flat or fallback else None
-        given = np.atleast_2d(query_emb) if query_emb is not None else None
-        query_rows = {n: given[n : n + 1] if given is not None else emb[len(flat) + j : len(flat) + j + 1] for j, n in enumerate(failed)}
+        # The unparsed queries' own vectors, in the order of ``failed``.
+        own = iter(()) if not failed else iter(np.atleast_2d(query_emb)[failed] if query_emb is not None else emb[len(flat):])
         rows, cursor = [], 0
-        for n, subs in enumerate(subqueries):
+        for subs in subqueries:
             if subs is None:
-                rows.append(query_rows[n])
+                rows.append(next(own)[None])
             else:
                 rows.append(emb[cursor : cursor + len(subs)])
                 cursor += len(subs)
