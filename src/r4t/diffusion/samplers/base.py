@@ -31,10 +31,14 @@ def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) 
 class Sampler(ABC):
     """Integrates the probability-flow ODE (or SDE) from sigma_max down to 0."""
 
-    def __init__(self, steps: int = 32, sigma_min: float = 1e-4, sigma_max: float = 80.0, rho: float = 7.0) -> None:
+    def __init__(self, steps: int = 32, sigma_min: float = 1e-4, sigma_max: float = 80.0, rho: float = 7.0,
+                 temperature: float = 1.0) -> None:
         if not 0 < sigma_min < sigma_max:
             raise ConfigError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}")
+        if not temperature > 0:
+            raise ConfigError(f"sampler temperature must be > 0, got {temperature}")
         self.sigma_min, self.sigma_max, self.rho = sigma_min, sigma_max, rho
+        self.temperature = float(temperature)
         self.set_timesteps(steps)
 
     def set_timesteps(self, steps: int) -> None:
@@ -53,8 +57,14 @@ class Sampler(ABC):
     @torch.no_grad()
     def sample(self, denoise: Denoise, shape: tuple[int, ...], generator: torch.Generator | None = None,
                device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Draw x ~ N(0, sigma_max^2) and integrate to sigma = 0: all rows at once."""
-        x = torch.randn(shape, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype) * self.sigmas[0].item()
+        """Draw x ~ N(0, (temperature * sigma_max)^2) and integrate to sigma = 0: all rows at once.
+
+        temperature is the flow-model temperature of the prior: the ODE maps wider starting
+        noise to rows spread further from the query, i.e. more diverse and less aligned sets
+        (1 = the model's own distribution; measured trade-off in benchmarks/results/sampler_*).
+        """
+        scale = self.sigmas[0].item() * self.temperature
+        x = torch.randn(shape, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype) * scale
         for i in range(self.steps):
             x = self.step(denoise, x, i, generator)
         return x

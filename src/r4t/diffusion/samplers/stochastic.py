@@ -16,8 +16,9 @@ class EDMStochastic(Sampler):
     """Stochastic EDM sampler with churn (the paper's 256-step SDE solver)."""
 
     def __init__(self, steps: int = 256, sigma_min: float = 1e-4, sigma_max: float = 80.0, rho: float = 7.0,
-                 s_churn: float = 40.0, s_tmin: float = 0.05, s_tmax: float = 50.0, s_noise: float = 1.003) -> None:
-        super().__init__(steps, sigma_min, sigma_max, rho)
+                 s_churn: float = 40.0, s_tmin: float = 0.05, s_tmax: float = 50.0, s_noise: float = 1.003,
+                 temperature: float = 1.0) -> None:
+        super().__init__(steps, sigma_min, sigma_max, rho, temperature)
         self.s_churn, self.s_tmin, self.s_tmax, self.s_noise = s_churn, s_tmin, s_tmax, s_noise
 
     @property
