@@ -29,7 +29,7 @@ import numpy as np
 from r4t.bench.hardware import describe_hardware
 from r4t.bench.latency import batch_of, measure_interleaved
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
-from r4t.bench.runner import FAST_SAMPLER, default_entries, device_sync, spec_on_device
+from r4t.bench.runner import VARIANT_SAMPLER, default_entries, device_sync, spec_on_device
 from r4t.bench.stats import median_ratio
 from r4t.catalog.embedders import PRECISIONS, embedders, with_precision
 from r4t.config import load_config
@@ -37,7 +37,7 @@ from r4t.data.prepare import DataConfig, prepare_data
 from r4t.errors import ConfigError
 from r4t.retrievers import retrievers
 
-DEFAULT_CANDIDATES = ("dense_topk", "r4t_diffusion", f"r4t_diffusion (Euler {FAST_SAMPLER['steps']} steps)")
+DEFAULT_CANDIDATES = ("dense_topk", "r4t_diffusion", f"r4t_diffusion (Heun {VARIANT_SAMPLER['steps']} steps)")
 
 
 def main() -> None:

@@ -105,8 +105,9 @@ def test_fan_out_time_and_speedups_known_answers():
     assert speedup_lines([diffusion, other_machine]) == []
 
 
-def test_default_entries_find_checkpoints_and_add_the_fast_sampler(tiny_data, tmp_path):
-    from r4t.bench.runner import FAST_SAMPLER, default_entries
+def test_default_entries_find_checkpoints_and_name_their_samplers(tiny_data, tmp_path):
+    from r4t.bench.runner import VARIANT_SAMPLER, default_entries
+    from r4t.retrievers.diffusion import DEFAULT_SAMPLER
 
     ckpt_dir = tmp_path / "diffusion" / "checkpoints" / "abc"
     ckpt_dir.mkdir(parents=True)
@@ -114,9 +115,9 @@ def test_default_entries_find_checkpoints_and_add_the_fast_sampler(tiny_data, tm
     (ckpt_dir / "last.ckpt").write_bytes(b"")
     entries, missing = default_entries({"run_dir": str(tmp_path)}, tiny_data)
     diffusion = {e.label: e.spec for e in entries if e.name == "r4t_diffusion"}
-    assert set(diffusion) == {"r4t_diffusion", "r4t_diffusion (Euler 4 steps)"}
-    assert "sampler" not in diffusion["r4t_diffusion"]  # the retriever's own default
-    assert diffusion["r4t_diffusion (Euler 4 steps)"]["sampler"] == FAST_SAMPLER
+    assert set(diffusion) == {"r4t_diffusion", "r4t_diffusion (Heun 8 steps)"}
+    assert diffusion["r4t_diffusion"]["sampler"] == DEFAULT_SAMPLER  # spelled out, so the record names it
+    assert diffusion["r4t_diffusion (Heun 8 steps)"]["sampler"] == VARIANT_SAMPLER
     assert any(m.startswith("raw_diffusion: no checkpoint") for m in missing)
     assert any("fanout_lm (RL-tuned)" in m for m in missing)
 

@@ -156,7 +156,7 @@ def test_best_of_n_returns_the_highest_reward_sample(tiny_data, tiny_policy_dir)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["raw_diffusion", "r4t_diffusion"])
-def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeypatch, name):
+def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeypatch, capsys, name):
     from r4t.cli import main
     from r4t.data.prepare import DataConfig, prepare_data
     from r4t.errors import DataError
@@ -173,3 +173,29 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
     other = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 32}, run_dir=str(tmp_path / "run2")), quiet=True)
     with pytest.raises(DataError, match="model dim 64 does not match the catalog embeddings' 32"):
         retrievers.build({"name": name, "checkpoint": str(ckpt)}, data=other)
+    if name == "r4t_diffusion":  # the steps x temperature table runs on a real checkpoint
+        _check_sampler_table(ckpt, monkeypatch, capsys)
+
+
+def _check_sampler_table(ckpt, monkeypatch, capsys) -> None:
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from r4t.errors import ConfigError
+    from tests.conftest import TINY_CONFIG
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "sampler_steps_quality.py"
+    args = ["--checkpoint", str(ckpt), "--split", "val", "--samplers", "dpmpp_2m", "--steps", "2", "--temperatures", "1", "3", "--batch", "2"]
+    monkeypatch.setattr(sys, "argv", ["sampler_steps_quality.py", "-c", str(TINY_CONFIG), *args])
+    with pytest.raises(ConfigError, match="needs a `reward:` section"):
+        runpy.run_path(str(script), run_name="__main__")
+    config = ckpt.parents[3] / "with_reward.yaml"
+    config.write_text(TINY_CONFIG.read_text() + "reward: {components: {groundedness: 0.6, vendi_diversity: 0.2, alignment: 0.2}}\n")
+    monkeypatch.setattr(sys, "argv", ["sampler_steps_quality.py", "-c", str(config), *args])
+    capsys.readouterr()
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| dpmpp_2m")]
+    assert [(r[2].strip(), r[3].strip(), r[5].strip()) for r in rows] == [("2", "1", "2"), ("2", "3", "2")]  # steps, temperature, calls
+    assert "open val queries" in out
