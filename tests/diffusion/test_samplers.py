@@ -71,6 +71,30 @@ def test_dpmpp_2m_history_never_leaks_between_runs():
     torch.testing.assert_close(s.step(gaussian(0.5), x, 3, None), fresh.step(gaussian(0.5), x, 3, None))
 
 
+def test_dpmpp_2m_serves_concurrent_runs_and_pickles():
+    import copy
+    import pickle
+    import threading
+
+    s = samplers.build({"name": "dpmpp_2m", "steps": 6})
+    alone = s.sample(gaussian(0.5), (4, 2, 3), torch.Generator().manual_seed(0))
+    inner: list[torch.Tensor] = []
+    calls = []
+
+    def interrupted(x, sigma):  # in the middle of this run (after step 0), another thread runs the same sampler
+        calls.append(1)
+        if len(calls) == 2:
+            t = threading.Thread(target=lambda: inner.append(s.sample(gaussian(2.0), (9, 1, 3), torch.Generator().manual_seed(5))))
+            t.start()
+            t.join()
+        return gaussian(0.5)(x, sigma)
+
+    assert torch.equal(s.sample(interrupted, (4, 2, 3), torch.Generator().manual_seed(0)), alone)
+    assert inner[0].shape == (9, 1, 3)
+    for clone in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
+        assert torch.equal(clone.sample(gaussian(0.5), (4, 2, 3), torch.Generator().manual_seed(0)), alone)
+
+
 def test_stochastic_sampler_is_seeded_and_matches_data_variance():
     s = samplers.build({"name": "edm_sde", "steps": 64})
     a = s.sample(gaussian(0.5), (2000, 1, 1), torch.Generator().manual_seed(1))

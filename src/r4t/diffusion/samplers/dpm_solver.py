@@ -14,6 +14,8 @@ order, i.e. exactly the Euler/DDIM step, so with the same steps it costs what Eu
 from __future__ import annotations
 
 import math
+import threading
+from typing import Any
 
 import torch
 
@@ -27,16 +29,25 @@ class DPMSolverPP2M(Sampler):
     def __init__(self, steps: int = 8, sigma_min: float = 1e-4, sigma_max: float = 80.0, rho: float = 7.0,
                  temperature: float = 1.0) -> None:
         super().__init__(steps, sigma_min, sigma_max, rho, temperature)
-        # (step index, denoised estimate) of the last step taken: the multistep history.
-        # Used only by step i + 1 of the same run, so a fresh run (i = 0), or a caller that
-        # skips steps, never picks up a stale estimate.
-        self._history: tuple[int, torch.Tensor] | None = None
+        # The multistep history: (step index, denoised estimate) of the last step taken. Used
+        # only by step i + 1, so a fresh run (i = 0) or a caller that skips steps never picks
+        # up a stale estimate; kept per thread, so one retriever can serve concurrent requests.
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_local"]  # a thread's history does not travel (and threading.local cannot be pickled)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def step(self, denoise: Denoise, x: torch.Tensor, i: int, generator: torch.Generator | None) -> torch.Tensor:
         sigma, nxt = float(self.sigmas[i]), float(self.sigmas[i + 1])
         denoised = denoise(x, self._sigma(i, x))
-        previous = self._history
-        self._history = (i, denoised) if nxt > 0 else None
+        previous: tuple[int, torch.Tensor] | None = getattr(self._local, "history", None)
+        self._local.history = (i, denoised) if nxt > 0 else None
         if nxt == 0:
             return denoised
         h = math.log(sigma / nxt)
