@@ -39,6 +39,7 @@ def test_one_valid_record_per_retriever(registry, tiny_data):
     assert {"vendi_diversity", "alignment", "reward/groundedness", "judge_alignment"} <= set(dense["quality"]["open"]["metrics"])
     assert [b["batch_size"] for b in dense["latency"]["batches"]] == [1, 4]
     assert dense["versions"]["torch"] and dense["hardware"]["logical_cpus"] >= 1
+    assert dense["versions"]["cpu_linear_kernels"] in {"onednn-prepacked", "aten"}
     # paired test against the best *other* classic baseline
     assert any(t["against"] == "mmr (0.5)" for t in dense["quality"]["open"]["paired_tests"])
     folm = records["fanout_lm (RL-tuned, test)"]

@@ -54,6 +54,22 @@ def test_minilm_bf16_mixed_matches_float32_and_is_keyed_apart():
     assert fp32.spec()["precision"] == "32" and bf16.spec()["precision"] == "bf16-mixed"
 
 
+def test_minilm_fast_path_matches_the_plain_forward_and_is_not_in_the_spec():
+    from r4t.inference import prepack_available
+
+    texts = ["smooth jazz piano trio", "jazz piano ballads for a late night drive", "heavy metal", "rainy day road trip songs"]
+    plain = embedders.build({"name": "minilm", "fast_path": False})
+    fast = embedders.build({"name": "minilm", "fast_path": True})
+    assert plain.prepacked_layers == 0 and plain._fast_forward is None
+    assert fast._fast_forward is not None  # MiniLM is a BERT: the lean forward applies
+    assert fast.prepacked_layers == (37 if prepack_available() else 0)  # 6 layers x (q, k, v, out, up, down) + pooler
+    a, b = plain.encode(texts), fast.encode(texts)
+    assert (a * b).sum(axis=1).min() > 1 - 1e-6  # float32 rounding only
+    assert plain.spec() == fast.spec()  # an execution detail, like the thread count
+    bf16 = embedders.build({"name": "minilm", "precision": "bf16-mixed", "fast_path": True})
+    assert (bf16.encode(texts) * a).sum(axis=1).min() > 0.999  # autocast still goes through the model's forward
+
+
 def test_minilm_rejects_unknown_precision():
     with pytest.raises(ConfigError, match="precision must be one of"):
         embedders.build({"name": "minilm", "precision": "fp8"})

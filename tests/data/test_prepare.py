@@ -40,3 +40,11 @@ def test_incomplete_cache_fails_with_a_message(tmp_path):
     (data.paths["embeddings"] / "queries.npy").unlink()
     with pytest.raises(DataError, match=r"missing \['queries.npy'\]\); delete the folder to rebuild"):
         prepare_data(cfg, quiet=True)
+
+
+def test_runtime_only_embedder_settings_do_not_change_the_cache_key():
+    from r4t.data.prepare import _cache_spec
+
+    assert _cache_spec({"name": "minilm", "dim": 128, "fast_path": False}) == {"name": "minilm", "dim": 128}
+    plain = {"name": "minilm", "dim": 128}
+    assert _cache_spec(plain) is plain and _cache_spec("minilm") == "minilm"  # existing keys stay as they were

@@ -85,3 +85,51 @@ def test_query_anchor_is_the_plain_denoiser_on_the_shifted_set():
     # at very high noise the anchored denoiser's guess is the query itself (plus the network's correction)
     assert torch.allclose(SetDenoiser(net, 0.1, 1.0)(torch.zeros(2, 3, 8), torch.tensor([1e6, 1e6]), q) - q[:, None],
                           plain(torch.zeros(2, 3, 8), torch.tensor([1e6, 1e6]), q), atol=1e-5)
+
+
+def _randomised(net: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Every parameter random (ada and null_cond start at zero, which would hide mistakes)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return net
+
+
+@pytest.mark.parametrize("batch", [1, 3, 40])  # 40 x 5 rows puts the big products on the packed kernels
+def test_coherent_transformer_fast_path_equals_forward(batch):
+    net = _randomised(backbones.build({"name": "coherent_transformer", "depth": 2, "width": 64, "mlp": 128, "heads": 4,
+                                        "dropout": 0.1}, dim=48, set_size=5)).eval()
+    den = SetDenoiser(net, sigma_data=0.3, query_anchor=1.0)
+    g = torch.Generator().manual_seed(1)
+    x, cond = torch.randn(batch, 5, 48, generator=g), torch.randn(batch, 48, generator=g)
+    sigma = torch.rand(batch, generator=g) * 3 + 0.01
+    mask = torch.arange(batch) % 2 == 0  # some rows with the null condition
+    with torch.inference_mode():
+        expected = den(x, sigma, cond, mask)
+        bound = den.bind(cond, mask)
+        torch.testing.assert_close(bound(x, sigma), expected, atol=2e-5, rtol=2e-5)
+        torch.testing.assert_close(bound(x, sigma * 2), den(x, sigma * 2, cond, mask), atol=2e-5, rtol=2e-5)
+
+
+def test_fast_path_sees_weight_changes_and_training_mode_uses_forward():
+    net = _randomised(backbones.build({"name": "coherent_transformer", "depth": 1, "width": 32, "mlp": 64, "heads": 2,
+                                        "dropout": 0.0}, dim=16, set_size=3)).eval()
+    x, cond, sigma, mask = torch.randn(2, 3, 16), torch.randn(2, 16), torch.tensor([0.3, 1.0]), torch.ones(2, dtype=torch.bool)
+    with torch.inference_mode():
+        net.bind(cond, mask)(x, torch.log(sigma) / 4)  # fills the fused-weight cache
+    with torch.no_grad():
+        net.blocks[0].cross_attn.in_proj_weight.mul_(1.5)
+    with torch.inference_mode():
+        torch.testing.assert_close(net.bind(cond, mask)(x, sigma), net(x, sigma, cond, mask), atol=2e-5, rtol=2e-5)
+    net.train()
+    out = net.bind(cond, mask)(x, sigma)  # grad enabled, training mode: forward itself, differentiable
+    out.sum().backward()
+    assert net.blocks[0].ada.weight.grad is not None
+
+
+def test_mlp_backbone_bind_is_its_forward():
+    net = _randomised(backbones.build({"name": "mlp", "width": 32, "depth": 2, "dropout": 0.0}, dim=8, set_size=4)).eval()
+    x, cond, noise, mask = torch.randn(3, 4, 8), torch.randn(3, 8), torch.zeros(3), torch.tensor([True, False, True])
+    with torch.inference_mode():
+        assert torch.equal(net.bind(cond, mask)(x, noise), net(x, noise, cond, mask))

@@ -48,6 +48,9 @@ def versions() -> dict[str, str]:
     import faiss
 
     out["faiss"] = getattr(faiss, "__version__", "unknown")
+    from r4t.inference.cpu_linear import describe
+
+    out["cpu_linear_kernels"] = describe()["cpu_linear"]  # oneDNN pre-packed or plain aten: it moves CPU timings
     return out
 
 

@@ -112,10 +112,20 @@ def load_or_build_catalog(spec: Any, cache: Path, quiet: bool = False) -> tuple[
     return catalog, folder
 
 
+# Embedder settings that change how fast vectors are computed, not what they are.
+RUNTIME_ONLY_EMBEDDER_KEYS = frozenset({"fast_path"})
+
+
+def _cache_spec(spec: Any) -> Any:
+    if isinstance(spec, Mapping) and RUNTIME_ONLY_EMBEDDER_KEYS & set(spec):
+        return {k: v for k, v in spec.items() if k not in RUNTIME_ONLY_EMBEDDER_KEYS}
+    return spec  # unchanged, so every existing cache key stays valid
+
+
 def load_or_build_embeddings(
     catalog: Catalog, embedder_spec: Any, cache: Path, quiet: bool = False
 ) -> tuple[dict[str, np.ndarray], Path, Embedder | None]:
-    folder = cache / "embeddings" / config_hash(CACHE_FORMAT, catalog.fingerprint(), embedder_spec)
+    folder = cache / "embeddings" / config_hash(CACHE_FORMAT, catalog.fingerprint(), _cache_spec(embedder_spec))
     names = ("items", "queries", "collections", "collection_titles")
     if (folder / "meta.json").exists():
         _log(f"embeddings: reusing {folder}", quiet)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -32,3 +34,21 @@ class SetDenoiser(nn.Module):
         x = x - anchor
         f = self.backbone(edm.c_in(s, self.sigma_data) * x, edm.c_noise(sigma.to(x.dtype)), cond, cond_mask)
         return anchor + edm.c_skip(s, self.sigma_data) * x + edm.c_out(s, self.sigma_data) * f
+
+    def bind(self, cond: torch.Tensor, cond_mask: torch.Tensor | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``(x, sigma) -> D(x; sigma, cond)`` for one sampling run: the backbone precomputes
+        what depends on the condition alone once (see ``Backbone.bind``); equal to ``forward``."""
+        if cond_mask is None:
+            cond_mask = torch.ones(len(cond), dtype=torch.bool, device=cond.device)
+        network = self.backbone.bind(cond, cond_mask)
+        anchor = self.query_anchor * cond[:, None, :] if self.query_anchor else None
+
+        def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+            s = sigma.reshape(-1, 1, 1).to(x.dtype)
+            if anchor is not None:
+                x = x - anchor.to(x.dtype)
+            f = network(edm.c_in(s, self.sigma_data) * x, edm.c_noise(sigma.to(x.dtype)))
+            out = edm.c_skip(s, self.sigma_data) * x + edm.c_out(s, self.sigma_data) * f
+            return out if anchor is None else out + anchor.to(x.dtype)
+
+        return denoise

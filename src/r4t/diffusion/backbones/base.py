@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
@@ -22,6 +23,15 @@ class Backbone(nn.Module):
     def __init__(self, dim: int, set_size: int) -> None:
         super().__init__()
         self.dim, self.set_size = dim, set_size
+
+    def bind(self, cond: torch.Tensor, cond_mask: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """``(x, noise) -> F(x, noise, cond, cond_mask)`` with the condition fixed.
+
+        Every network call of one sampling run shares the condition, so a backbone may
+        override this to precompute what depends on it alone (serving fast paths). The
+        result must equal ``forward`` up to float rounding; this default simply calls it.
+        """
+        return lambda x, noise: self(x, noise, cond, cond_mask)
 
 
 def scale_condition(cond: torch.Tensor) -> torch.Tensor:
