@@ -1,4 +1,4 @@
-"""Query-encoder precision: float32 vs bf16-mixed encoding time and how close the vectors stay.
+"""Query-encoder precision and fast path: encoding time and how close the vectors stay.
 
     python benchmarks/encoder_precision.py -c configs/music.yaml
 
@@ -61,13 +61,17 @@ def main() -> None:
     print(f"| precision | {sizes} | cosine to float32 (min / mean) | top-10 overlap with float32 |")
     print("|---|" + "---|" * len(args.batch_sizes) + "---|---|")
     reference = None
-    for precision in PRECISIONS:
-        embedder = embedders.build(with_precision(spec, precision))
+    # The plain float32 forward is the reference; the CPU fast path (r4t.inference) is the
+    # float32 default on CPU; bf16-mixed runs the model's own forward under autocast.
+    variants = [("32, plain forward", {"precision": "32", "fast_path": False}), ("32", {"precision": "32"})]
+    variants += [(precision, {"precision": precision}) for precision in PRECISIONS if precision != "32"]
+    for label, settings in variants:
+        embedder = embedders.build({**with_precision(spec, settings["precision"]), **settings})
         vectors = embedder.encode(texts)
         reference = vectors if reference is None else reference
         cos = (vectors * reference).sum(axis=1)
         timings = " | ".join(f"{median_seconds(lambda: embedder.encode(batch_of(texts, b)), args.repeats):.4f}" for b in args.batch_sizes)
-        print(f"| {precision} | {timings} | {cos.min():.6f} / {cos.mean():.6f} | "
+        print(f"| {label} | {timings} | {cos.min():.6f} / {cos.mean():.6f} | "
               f"{top10_overlap(vectors, reference, data.item_emb):.4f} |", flush=True)
 
 
