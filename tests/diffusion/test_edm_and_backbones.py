@@ -133,6 +133,13 @@ def test_fast_path_sees_weight_changes_and_training_mode_uses_forward():
         net.noise.mlp[0].weight.mul_(0.5)
     with torch.inference_mode():  # ... which a weight change must drop
         torch.testing.assert_close(net.bind(cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
+    import copy
+    import pickle
+
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):  # caches stay behind, results do not
+        assert "_serving_cache" not in clone.__dict__
+        with torch.inference_mode():
+            torch.testing.assert_close(clone.bind(cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
     net.train()
     out = net.bind(cond, mask)(x, sigma)  # grad enabled, training mode: forward itself, differentiable
     out.sum().backward()

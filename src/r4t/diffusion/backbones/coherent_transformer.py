@@ -111,6 +111,12 @@ class CoherentTransformer(Backbone):
 
         return denoise
 
+    def __getstate__(self) -> dict:
+        # The fast path's caches are derived from the parameters: copies and pickles rebuild them.
+        state = dict(self.__dict__)
+        state.pop("_serving_cache", None)
+        return state
+
     def _noise_terms(self, noise: torch.Tensor, t_weight: torch.Tensor, t_bias: torch.Tensor) -> torch.Tensor:
         """The noise token's projections, [B, ...]. A sampler runs every set of a batch at one
         noise level from a fixed schedule, so these rows are cached per level (keyed by value,
