@@ -149,7 +149,8 @@ class SentenceTransformerEmbedder(Embedder):
     ``fast_path`` (default: on for CPU) serves float32 encodes through ``r4t.inference``: the
     linear layers from weights pre-packed for oneDNN, and for BERT-family models a lean
     forward with fused query/key/value products. On the 2-core reference machine a batch-8
-    query encode went from 17 ms to about 6; vectors equal the plain forward's up to float32
+    query encode went from 14 ms to 6 (benchmarks/results/encoder_precision_*.md); vectors
+    equal the plain forward's up to float32
     rounding (cosine 1 - 1e-7). It is an execution detail like the thread count, so it is not
     part of the spec or of any cache key.
     """

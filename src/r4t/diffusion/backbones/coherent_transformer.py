@@ -140,7 +140,7 @@ class CoherentTransformer(Backbone):
         width)] of the t projection; the c projection has the last three groups only.
         """
         params = list(self.parameters())
-        key = tuple((id(p), p._version, p.device) for p in params)
+        key = tuple((id(p), -1 if p.is_inference() else p._version, p.device) for p in params)
         cached = self.__dict__.get("_serving_cache")
         if cached is not None and cached[0] == key:
             return cached[1]
