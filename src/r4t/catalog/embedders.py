@@ -150,9 +150,9 @@ class SentenceTransformerEmbedder(Embedder):
     linear layers from weights pre-packed for oneDNN, and for BERT-family models a lean
     forward with fused query/key/value products. On the 2-core reference machine a batch-8
     query encode went from 14 ms to 6 (benchmarks/results/encoder_precision_*.md); vectors
-    equal the plain forward's up to float32
-    rounding (cosine 1 - 1e-7). It is an execution detail like the thread count, so it is not
-    part of the spec or of any cache key.
+    equal the plain forward's up to float32 rounding (cosine 1 - 1e-7). It is an execution
+    detail like the thread count, so it is not part of the spec or of any cache key. The
+    packed layers also serve models the lean forward does not cover.
     """
 
     def __init__(
