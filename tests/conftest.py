@@ -27,11 +27,11 @@ def tiny_policy_dir(tiny_data, tmp_path_factory):
     from r4t.fanout.policy import FanoutPolicy
     from r4t.fanout.sft import supervised_warmstart
     from r4t.fanout.tiny_lm import build_tiny_lm, save_policy, train_word_tokenizer
-    from r4t.fanout.warmstart import warmstart_pairs
+    from r4t.fanout.warmstart import training_vocabulary, warmstart_pairs
 
     cat = tiny_data.catalog
     pairs = warmstart_pairs(cat, cat.queries_for(split="train"), k=3)  # short answers: fast, untruncated
-    tok = train_word_tokenizer([t for p in pairs for t in p] + [q.text for q in cat.queries])
+    tok = train_word_tokenizer(training_vocabulary(cat, pairs))
     policy = FanoutPolicy(build_tiny_lm(len(tok), layers=2, width=64, heads=2), tok, domain=cat.domain)
     supervised_warmstart(policy, pairs, steps=300, batch_size=16, lr=3e-3, progress=False)
     folder = tmp_path_factory.mktemp("policy")

@@ -17,8 +17,12 @@ CFG = {"reward": {"components": {"groundedness": 0.6, "vendi_diversity": 0.2, "a
 def registry(tiny_data, tiny_policy_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("registry")
     entries = [parse_entry("dense_topk"), parse_entry('{"name": "mmr", "lambda_": 0.5, "label": "mmr (0.5)"}'),
-               parse_entry({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 24,
+               parse_entry({"name": "query_jitter", "scale": 1.0, "label": "query_jitter (1)"}),
+               parse_entry({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 64,
                             "label": "fanout_lm (RL-tuned, test)"}),
+               # two tokens never close the JSON array: every query falls back to dense top-k
+               parse_entry({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 2,
+                            "fallback": "dense_topk", "label": "fanout_lm (truncated)"}),
                parse_entry({"name": "latency_only_diffusion", "label": "latency_only_diffusion (test size)",
                             "backbone": {"name": "coherent_transformer", "depth": 1, "width": 32, "mlp": 32, "heads": 2},
                             "sampler": {"name": "euler", "steps": 3}})]
@@ -29,13 +33,16 @@ def registry(tiny_data, tiny_policy_dir, tmp_path_factory):
 
 def test_one_valid_record_per_retriever(registry, tiny_data):
     root, paths = registry
-    assert len(paths) == 4
+    assert len(paths) == 6
     assert paths[1].parent.name == "mmr-0.5" and paths[1].parent.parent.name == tiny_data.catalog.name
     records = {r["retriever"]["label"]: r for _, r in load_records(root)}
     dense = records["dense_topk"]
     assert validate_record(dense) == []
     m = dense["quality"]["open"]["metrics"]["reward/composite"]
     assert m["ci95"][0] <= m["mean"] <= m["ci95"][1] and m["n"] == dense["quality"]["open"]["queries"] <= 4
+    # intervals resample intents: the record says how many there were
+    assert 1 <= m["clusters"] == dense["quality"]["open"]["intents"] <= m["n"]
+    assert "judge_mean" in dense["quality"]["open"]["metrics"] and "parse_rate" not in dense["quality"]["open"]
     assert {"vendi_diversity", "alignment", "reward/groundedness", "judge_alignment"} <= set(dense["quality"]["open"]["metrics"])
     assert [b["batch_size"] for b in dense["latency"]["batches"]] == [1, 4]
     assert dense["versions"]["torch"] and dense["hardware"]["logical_cpus"] >= 1
@@ -43,8 +50,20 @@ def test_one_valid_record_per_retriever(registry, tiny_data):
     # paired test against the best *other* classic baseline
     assert any(t["against"] == "mmr (0.5)" for t in dense["quality"]["open"]["paired_tests"])
     folm = records["fanout_lm (RL-tuned, test)"]
-    against = {t["against"] for t in folm["quality"]["open"]["paired_tests"] if t["metric"] == "reward/composite"}
-    assert "dense_topk" in against and len(against) <= 2  # the best classic baseline and, if another, dense top-k
+    against = {t["against"] for t in folm["quality"]["open"]["paired_tests"] if t["metric"] == "judge_mean"}
+    assert against == {"dense_topk", "query_jitter (1)", "mmr (0.5)"}  # every control and classic baseline of the run
+    assert all(t["intents"] <= t["queries"] for t in folm["quality"]["open"]["paired_tests"])
+    assert 0.0 < folm["quality"]["open"]["parse_rate"] <= 1.0
+    assert folm["quality"]["open"]["with_fallback"]["fallback"] == "dense_topk"
+    assert folm["quality"]["open"]["queries"] == round(folm["quality"]["open"]["parse_rate"] * folm["quality"]["open"]["with_fallback"]["queries"])
+    # Known answer: a fan-out that never parses has no sets of its own, and its fallback
+    # mixture is exactly dense top-k's sets.
+    cut = records["fanout_lm (truncated)"]["quality"]["open"]
+    assert cut["parse_rate"] == 0.0 and cut["queries"] == 0 and cut["metrics"] == {} and cut["paired_tests"] == []
+    for key in ("judge_mean", "reward/composite", "vendi_diversity"):
+        assert cut["with_fallback"]["metrics"][key]["mean"] == pytest.approx(dense["quality"]["open"]["metrics"][key]["mean"])
+    jitter = records["query_jitter (1)"]
+    assert jitter["quality"]["compositional"]["wscr"]["budget"] == 70  # 3.5% of the 2,000-item tiny catalog
     assert "generate" in folm["latency"]["batches"][0]["breakdown_s"]
     assert "mean fan-out length" in folm["retriever"]["notes"]
     only = records["latency_only_diffusion (test size)"]
@@ -53,12 +72,19 @@ def test_one_valid_record_per_retriever(registry, tiny_data):
 
 def test_check_and_leaderboard(registry, tmp_path, capsys):
     root, _ = registry
-    assert check_registry(root) == (4, [])
+    assert check_registry(root) == (6, [])
     assert main(["leaderboard", "--registry", str(root), "--check"]) == 0
     assert main(["leaderboard", "--registry", str(root), "--html"]) == 0
     md = (root / "LEADERBOARD.md").read_text()
     assert "r4t benchmark -c configs/music.yaml" in md and "latency only, random weights" in md
     assert "**" in md and (root / "plots").glob("*.png")
+    assert "fanout_lm (truncated) + dense fallback" in md and "Paired sign-flip test on the judge mean" in md
+    # quality rows are ordered by the judge mean, latency-only rows last
+    from r4t.bench.leaderboard import latest
+
+    rows = next(iter(latest([r for _, r in load_records(root)]).values()))
+    judged = [r["quality"]["open"]["metrics"]["judge_mean"]["mean"] for r in rows if r.get("quality") and "judge_mean" in r["quality"]["open"]["metrics"]]
+    assert judged == sorted(judged, reverse=True) and rows[-1]["retriever"]["latency_only"]
     assert "<table>" in render_html(md)
 
 

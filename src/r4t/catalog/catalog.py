@@ -41,12 +41,17 @@ class Query:
 
 @dataclass(frozen=True)
 class Collection:
-    """A curated set (playlist, outfit) of item indices with the theme it was made for."""
+    """A curated set (playlist, outfit) of item indices with the theme it was made for.
+
+    ``split`` follows the queries: a collection whose theme is a val or test intent (or
+    whose title is a val or test query) carries that split, so that no training input
+    (warm-start pairs, raw-set training, vocabularies) ever sees a held-out intent."""
 
     cid: str
     title: str
     items: list[int]
     theme: dict[str, list[str]] = field(default_factory=dict)
+    split: str = "train"
 
 
 @dataclass
@@ -76,6 +81,10 @@ class Catalog:
     def queries_for(self, split: str | None = None, kind: str | None = None) -> list[Query]:
         return [q for q in self.queries if (split is None or q.split == split) and (kind is None or q.kind == kind)]
 
+    def collections_for(self, split: str | None = None) -> list[Collection]:
+        """The collections of one split (all of them for ``None``)."""
+        return [c for c in self.collections if split is None or c.split == split]
+
     def collection_texts(self) -> list[str]:
         return [c.title for c in self.collections]
 
@@ -104,6 +113,8 @@ class Catalog:
                 raise DataError(f"{source}: collection {c.cid!r} refers to unknown item index {bad[0]}")
             if len(set(c.items)) != len(c.items):
                 raise DataError(f"{source}: collection {c.cid!r} lists an item twice")
+            if c.split not in SPLITS:
+                raise DataError(f"{source}: collection {c.cid!r} has split {c.split!r}; expected one of {SPLITS}")
         seen: set[str] = set()
         for q in self.queries:
             if q.qid in seen:

@@ -39,6 +39,24 @@ class CuratedSetDataset(Dataset):
         return {"query": self.query[i], "set": self.item_emb[rows]}
 
 
+def collection_splits(catalog: Any, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row numbers of the train / val / test collections, by each collection's own split (it
+    follows the queries' intents, so a held-out intent's sets are never trained on). Only a
+    catalog with no held-out collections at all (e.g. a saved one from before splits existed)
+    holds out ``val_fraction`` of them at random for each of val and test."""
+    split = np.array([c.split for c in catalog.collections])
+    train, val, test = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    if len(val) == 0 and len(test) == 0:
+        if len(train) < 3:
+            raise ConfigError(f"catalog {catalog.name!r} has {len(train)} collections; need at least 3 (train/val/test)")
+        order = np.random.default_rng(seed).permutation(train)
+        n_val = max(1, int(round(len(order) * val_fraction)))  # the test split has the same size
+        return order[2 * n_val :], order[:n_val], order[n_val : 2 * n_val]
+    if len(train) == 0 or len(val) == 0:
+        raise ConfigError(f"catalog {catalog.name!r} has {len(train)} training and {len(val)} validation collections; need at least one of each")
+    return train, val, test
+
+
 class CuratedSetDataModule(L.LightningDataModule):
     """Curated collections (playlists, outfits) as training sets, queried by their titles.
 
@@ -82,15 +100,11 @@ class CuratedSetDataModule(L.LightningDataModule):
             return
         self.data = prepare_data(self.config, quiet=True)
         cols = self.data.catalog.collections
-        if len(cols) < 3:
-            raise ConfigError(f"catalog {self.data.catalog.name!r} has {len(cols)} collections; need at least 3 (train/val/test)")
-        order = np.random.default_rng(self.seed).permutation(len(cols))
-        n_val = max(1, int(round(len(cols) * self.val_fraction)))  # the test split has the same size
         members = [np.asarray(c.items) for c in cols]
         q = self.data.collection_title_emb
         make = lambda idx: CuratedSetDataset(q[idx], [members[i] for i in idx], self.data.item_emb, self.set_size)  # noqa: E731
-        self.val_set, self.test_set = make(order[:n_val]), make(order[n_val : 2 * n_val])
-        self.train_set = make(order[2 * n_val :])
+        train, val, test = collection_splits(self.data.catalog, self.val_fraction, self.seed)
+        self.train_set, self.val_set, self.test_set = make(train), make(val), make(test)
 
     @property
     def dim(self) -> int:

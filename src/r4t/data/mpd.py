@@ -46,9 +46,12 @@ def mpd(path: str, max_slices: int | None = None) -> Catalog:
                     albums.append(album)
                 members.append(index[uri])
             cid = f"mpd-{pid}"
-            collections.append(Collection(cid=cid, title=name.strip() or cid, items=list(dict.fromkeys(members))))
+            # Split by the normalised name, so equal names never straddle splits; the
+            # playlist goes with its query (a held-out name's playlist is never trained on).
+            split = hash_split(name.strip().lower() or cid)
+            collections.append(Collection(cid=cid, title=name.strip() or cid, items=list(dict.fromkeys(members)), split=split))
             if name.strip():
-                queries.append(Query(qid=cid, text=name.strip(), split=hash_split(cid), kind="open"))
+                queries.append(Query(qid=cid, text=name.strip(), split=split, kind="open"))
     return Catalog(
         name="mpd", domain="music", item_ids=ids, item_texts=texts,
         attributes={"artist": artists, "album": albums}, collections=collections, queries=queries,

@@ -52,7 +52,7 @@ class _Builder:
     def outfit(self, set_id: str, title: str, members: list[int], split: str) -> None:
         members = list(dict.fromkeys(members))
         cid = f"{self.name}-{set_id}"
-        self.collections.append(Collection(cid=cid, title=title or set_id, items=members))
+        self.collections.append(Collection(cid=cid, title=title or set_id, items=members, split=split))
         if title.strip():
             self.queries.append(Query(
                 qid=cid, text=title.strip(), split=split, kind=self.kind,

@@ -56,6 +56,7 @@ class FanoutPolicy:
         self.model.eval()
         prompts = [self.prompt(q) for q in queries for _ in range(num_samples)]
         texts: list[str] = []
+        lengths: list[int] = []
         g = self.generation
         for start in range(0, len(prompts), batch_size):
             enc = self.tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(self.model.device)
@@ -64,12 +65,24 @@ class FanoutPolicy:
                 temperature=None if greedy else g.temperature, top_p=None if greedy else g.top_p,
                 pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
             )
-            texts += self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+            generated = out[:, enc["input_ids"].shape[1] :]
+            texts += self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+            lengths += generated_lengths(generated, self.tokenizer.eos_token_id)
+        self.last_generated_tokens = lengths  # per completion, EOS included: what a stand-in LM must decode
         return [texts[i * num_samples : (i + 1) * num_samples] for i in range(len(queries))]
 
     def fanout(self, queries: Sequence[str], greedy: bool = True, seed: int | None = None) -> list[list[str] | None]:
         """Parsed sub-queries per query (None where the output does not parse)."""
         return [parse_subqueries(c[0], self.k) for c in self.sample(queries, 1, greedy=greedy, seed=seed)]
+
+
+def generated_lengths(generated: torch.Tensor, eos_token_id: int | None) -> list[int]:
+    """Tokens each row decoded: up to and including its first EOS (the rest is padding)."""
+    if eos_token_id is None or generated.numel() == 0:
+        return [int(generated.shape[1])] * int(generated.shape[0])
+    is_eos = generated == eos_token_id
+    first = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, torch.full_like(is_eos[:, 0], generated.shape[1], dtype=torch.long))
+    return [int(x) for x in first]
 
 
 def load_policy(

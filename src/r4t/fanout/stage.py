@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
+from r4t.catalog.catalog import Catalog, Query
 from r4t.data.prepare import PreparedData
 from r4t.errors import ConfigError
 from r4t.fanout.grounding import FanoutGrounder
@@ -85,7 +86,7 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
     warm-started on curated (query -> sub-queries) pairs when ``warmstart.steps`` > 0."""
     from r4t.fanout.sft import supervised_warmstart
     from r4t.fanout.tiny_lm import build_tiny_lm, save_policy, train_word_tokenizer
-    from r4t.fanout.warmstart import warmstart_pairs
+    from r4t.fanout.warmstart import training_vocabulary, warmstart_pairs
 
     gen = GenerationSettings(max_new_tokens=cfg.max_new_tokens)
     ws = dict(cfg.warmstart)
@@ -103,7 +104,7 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
         raise ConfigError(f"catalog {catalog.name!r} yields no warm-start pairs (no training queries with matching collections)")
     t0 = time.perf_counter()
     if cfg.model == "tiny":
-        tok = train_word_tokenizer([t for pair in pairs for t in pair] + [q.text for q in catalog.queries])
+        tok = train_word_tokenizer(training_vocabulary(catalog, pairs))
         policy = FanoutPolicy(build_tiny_lm(len(tok), **cfg.tiny), tok, "bare", catalog.domain, cfg.k, gen)
     else:
         policy = load_policy(str(_resolve_model(cfg.model, cache)), cfg.prompt_style, catalog.domain, cfg.k, cfg.gguf_file, gen)
@@ -237,6 +238,16 @@ def plot_curve(metrics_csv: Path, out_png: Path, evals: dict[str, dict[str, floa
     plt.close(fig)
 
 
+def rl_queries(catalog: Catalog, rl_cfg: RLConfig) -> tuple[list[Query], list[Query]]:
+    """The RL prompts (training queries of the regime's kind) and the held-out val queries
+    the policy is evaluated on; test queries are never among either."""
+    kind = "compositional" if rl_cfg.regime == "wscr" else "open"
+    train_q, val_q = catalog.queries_for("train", kind), catalog.queries_for("val", kind)[: rl_cfg.eval_queries]
+    if not train_q or not val_q:
+        raise ConfigError(f"catalog {catalog.name!r} has no {kind} train/val queries for rl.regime={rl_cfg.regime!r}")
+    return train_q, val_q
+
+
 def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None, run_dir: str | Path) -> Path:
     """Train (or resume, or reuse) the RL policy; returns the folder of the final policy."""
     from datasets import Dataset
@@ -253,10 +264,7 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     if (final / "config.json").exists():
         _log(f"RL policy: reusing {final}")
         return final
-    kind = "compositional" if rl_cfg.regime == "wscr" else "open"
-    train_q, val_q = data.catalog.queries_for("train", kind), data.catalog.queries_for("val", kind)[: rl_cfg.eval_queries]
-    if not train_q or not val_q:
-        raise ConfigError(f"catalog {data.catalog.name!r} has no {kind} train/val queries for rl.regime={rl_cfg.regime!r}")
+    train_q, val_q = rl_queries(data.catalog, rl_cfg)
     grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1)
     before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
     _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))

@@ -32,11 +32,13 @@ def item_phrase(catalog: Catalog, index: int, rng: random.Random, max_words: int
 
 
 def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per_query: int = 4, seed: int = 0) -> list[tuple[str, str]]:
-    """(prompt, completion) pairs; a query with no matching collection is skipped."""
+    """(prompt, completion) pairs from the training collections; a query with no matching
+    collection is skipped."""
     rng = random.Random(seed)
     by_theme: dict[str, list[int]] = {}
     for n, c in enumerate(catalog.collections):
-        by_theme.setdefault(repr(sorted(c.theme.items())), []).append(n)
+        if c.split == "train":  # a held-out intent's curated sets never become training pairs
+            by_theme.setdefault(repr(sorted(c.theme.items())), []).append(n)
     pairs = []
     for q in queries:
         cols = by_theme.get(repr(sorted(q.intent.items())), [])
@@ -49,3 +51,12 @@ def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per
             subs = list(dict.fromkeys(item_phrase(catalog, i, rng) for i in items))
             pairs.append((bare_prompt(q.text), format_subqueries(subs)))
     return pairs
+
+
+def training_vocabulary(catalog: Catalog, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The texts a policy's vocabulary may be built from: the warm-start pairs and the
+    training queries. Val and test query texts are never among them, so a word that only a
+    held-out query uses is out of vocabulary, as it would be for a real user's. (Item texts
+    would be fair game too, but they grow the music vocabulary from hundreds of words to
+    ~9,000 and the tiny LM's softmax with it: 10x slower synthesis on 2 cores.)"""
+    return [t for pair in pairs for t in pair] + [q.text for q in catalog.queries_for(split="train")]

@@ -7,10 +7,18 @@ the rows are grounded to k distinct items (``CatalogIndex.search_distinct``).
                  R4T-FOLM.
 * ``best_of_n``  N sampled fan-outs per query, the one with the highest training reward wins.
 
-A completion that does not parse falls back to the query itself as the only direction
-(the set is then plain dense retrieval) and is counted in ``parse_failures``. Only those
-queries are embedded (in the same encoder call as the sub-queries): ``retrieve`` does not
-encode the query texts up front, since a fan-out LM never needs their vectors otherwise.
+A completion that does not parse is handled by the named ``fallback``:
+
+* ``"dense_topk"`` (default): the query itself is the only direction, so that query's set
+  is plain dense top-k. It is counted in ``parse_failures`` and logged as ``False`` in
+  ``parsed_log``, and the benchmark reports these rows' metrics on the LM's own (parsed)
+  sets with the parse rate beside them, and the mixture with the fallback separately:
+  a fan-out row never silently scores dense top-k's sets as its own.
+* ``"error"``: raise a ``DataError`` naming the query (for callers that must know).
+
+Only the failed queries are embedded (in the same encoder call as the sub-queries):
+``retrieve`` does not encode the query texts up front, since a fan-out LM never needs
+their vectors otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from r4t.data.prepare import PreparedData
-from r4t.errors import ConfigError
+from r4t.errors import ConfigError, DataError
 from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
@@ -30,9 +38,14 @@ from r4t.retrievers.base import Retriever, retrievers
 from r4t.rewards import build_reward
 
 
-def _load(path: str, k: int, temperature: float, max_new_tokens: int, domain: str) -> FanoutPolicy:
+FALLBACKS = ("dense_topk", "error")
+
+
+def _load(path: str, k: int, temperature: float, max_new_tokens: int, domain: str, prompt_style: str | None = None) -> FanoutPolicy:
+    """A saved policy folder; its prompt style is the one it was trained with unless given
+    (a pretrained LM that r4t never saved, e.g. Gemma 3 270M, needs ``"instruction"``)."""
     meta_file = Path(path) / "r4t_policy.json"
-    style = json.loads(meta_file.read_text()).get("prompt_style", "bare") if meta_file.exists() else "bare"
+    style = prompt_style or (json.loads(meta_file.read_text()).get("prompt_style", "bare") if meta_file.exists() else "bare")
     gen = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
     return load_policy(path, prompt_style=style, domain=domain, k=k, generation=gen)
 
@@ -44,12 +57,17 @@ class FanoutLM(Retriever):
     uses_query_embedding = False
 
     def __init__(self, data: PreparedData, policy: str, greedy: bool = False, temperature: float = 0.9,
-                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0) -> None:
+                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk",
+                 prompt_style: str | None = None) -> None:
         super().__init__(data)
-        self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain)
-        self.greedy, self.seed = greedy, seed
+        if fallback not in FALLBACKS:
+            raise ConfigError(f"fanout_lm fallback must be one of {FALLBACKS}, got {fallback!r}")
+        self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain, prompt_style)
+        self.greedy, self.seed, self.fallback = greedy, seed, fallback
         self.parse_failures = 0
+        self.parsed_log: list[bool] = []  # one flag per query fanned out, in call order (the benchmark reads it)
         self.completion_chars: list[int] = []  # lengths of the fan-outs written (latency-only LLMs decode as many)
+        self.completion_tokens: list[int] = []  # tokens decoded per fan-out, EOS included
         # Sub-query embeddings go through the grounder's cache: best_of_n has already
         # embedded the winning sub-queries while scoring, and queries repeat across calls.
         self.grounder = FanoutGrounder(data, max_queries=subqueries)
@@ -62,7 +80,11 @@ class FanoutLM(Retriever):
         # One encoder call for every sub-query of the batch (the encoder dominates latency),
         # plus the queries whose fan-out did not parse when the caller has no vectors for them.
         failed = [n for n, subs in enumerate(subqueries) if subs is None]
+        if failed and self.fallback == "error":
+            raise DataError(f"fanout_lm: the fan-out for query {texts[failed[0]]!r} did not parse "
+                            f"({len(failed)} of {len(texts)} in this batch); fallback='dense_topk' returns dense top-k for them")
         self.parse_failures += len(failed)
+        self.parsed_log += [subs is not None for subs in subqueries]
         flat = [t for subs in subqueries if subs for t in subs]
         fallback = [texts[n] for n in failed] if query_emb is None else []
         with self.stage("encode"):
@@ -79,8 +101,11 @@ class FanoutLM(Retriever):
         return rows
 
     def _ground(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
+        # One direction (the dense fallback, or a one-line fan-out) is plain top-k, exactly
+        # dense_topk's call, so the fallback rows are dense top-k's sets, ties included.
         with self.stage("search"):
-            return [self.data.item_index.search_distinct(d, k) for d in directions]
+            return [self.data.item_index.search(d, k)[1][0].tolist() if len(d) == 1 else self.data.item_index.search_distinct(d, k)
+                    for d in directions]
 
     def clear_caches(self) -> None:
         self.grounder.clear_cache()
@@ -90,6 +115,7 @@ class FanoutLM(Retriever):
         with self.stage("generate"):
             completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
         self.completion_chars += [len(c[0]) for c in completions]
+        self.completion_tokens += list(getattr(self.policy, "last_generated_tokens", []))
         subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
         return self._directions(texts, query_emb, subs)
 
@@ -103,8 +129,9 @@ class BestOfN(FanoutLM):
     """N sampled fan-outs per query; keep the one the training reward scores highest."""
 
     def __init__(self, data: PreparedData, policy: str, n: int = 5, reward: Any = None, temperature: float = 0.9,
-                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0) -> None:
-        super().__init__(data, policy, greedy=False, temperature=temperature, max_new_tokens=max_new_tokens, subqueries=subqueries, seed=seed)
+                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk") -> None:
+        super().__init__(data, policy, greedy=False, temperature=temperature, max_new_tokens=max_new_tokens, subqueries=subqueries,
+                         seed=seed, fallback=fallback)
         if n < 1:
             raise ConfigError(f"best_of_n n must be >= 1, got {n}")
         self.n, self.reward = n, build_reward(reward)

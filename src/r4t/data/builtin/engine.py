@@ -89,6 +89,10 @@ def _valid(pool: ItemPool, intent: Intent, facet: str, min_items: int, min_per_v
     return good if sum(len(groups[v]) for v in good) >= min_items and len(good) >= 3 else []
 
 
+def _intent_key(intent: Intent) -> str:
+    return repr(sorted((a, sorted(v)) for a, v in intent.items()))
+
+
 def _split_of(position: int, total: int) -> str:
     frac = position / max(total, 1)
     return "train" if frac < 0.8 else ("val" if frac < 0.9 else "test")
@@ -140,6 +144,14 @@ def build_catalog(domain: Domain, size: CatalogSize, seed: int, name: str) -> Ca
                     intent=intent, facet=facet, interpretations=interp, reference=reference,
                 ))
 
+    # A collection takes the split of the queries on its theme (held-out wins), so a val or
+    # test intent's curated sets never reach training.
+    rank = {"train": 0, "val": 1, "test": 2}
+    intent_split: dict[str, str] = {}
+    for q in queries:
+        key = _intent_key(q.intent)
+        if rank[q.split] > rank[intent_split.get(key, "train")]:
+            intent_split[key] = q.split
     collections: list[Collection] = []
     titles: set[str] = set()
     while len(collections) < size.collections and open_pool:
@@ -152,7 +164,8 @@ def build_catalog(domain: Domain, size: CatalogSize, seed: int, name: str) -> Ca
         while title in titles:
             title, k = f"{base} {k}", k + 1
         titles.add(title)
-        collections.append(Collection(cid=f"{name}-c{len(collections):05d}", title=title, items=members, theme=intent))
+        collections.append(Collection(cid=f"{name}-c{len(collections):05d}", title=title, items=members, theme=intent,
+                                      split=intent_split.get(_intent_key(intent), "train")))
 
     return Catalog(
         name=name,
