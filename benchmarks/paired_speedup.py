@@ -3,6 +3,12 @@
     python benchmarks/paired_speedup.py -c configs/music.yaml
     python benchmarks/paired_speedup.py -c configs/music.yaml --retrievers dense_topk r4t_diffusion --rounds 40
 
+Two references by default, each with its own table from the same rounds: the RL-tuned
+fan-out LM this run trained (0.85M parameters: its time is mostly ``generate()``
+overhead per token) and, with the ``[gemma]`` extra installed, a real pretrained LM doing
+the same fan-out on the same queries (Gemma 3 270M), whose measured tokens per fan-out
+are printed beside it.
+
 `r4t benchmark` times each retriever in its own sweep, minutes after the previous one; on a
 shared or throttling machine the speed can drift between sweeps, and a ratio of two such
 numbers carries that drift. Here every round times one call of each retriever on the same
@@ -29,13 +35,12 @@ import numpy as np
 from r4t.bench.hardware import describe_hardware
 from r4t.bench.latency import batch_of, measure_interleaved
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
-from r4t.bench.runner import VARIANT_SAMPLER, default_entries, device_sync, spec_on_device
+from r4t.bench.runner import GEMMA_LATENCY_LABEL, VARIANT_SAMPLER, default_entries, device_sync
 from r4t.bench.stats import median_ratio
 from r4t.catalog.embedders import PRECISIONS, embedders, with_precision
 from r4t.config import load_config
 from r4t.data.prepare import DataConfig, prepare_data
 from r4t.errors import ConfigError
-from r4t.retrievers import retrievers
 
 DEFAULT_CANDIDATES = ("dense_topk", "r4t_diffusion", f"r4t_diffusion (Heun {VARIANT_SAMPLER['steps']} steps)")
 
@@ -43,7 +48,8 @@ DEFAULT_CANDIDATES = ("dense_topk", "r4t_diffusion", f"r4t_diffusion (Heun {VARI
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-c", "--config", required=True)
-    p.add_argument("--reference", default=RL_FANOUT_LABEL, help="label of the retriever the speed-ups are relative to")
+    p.add_argument("--reference", nargs="+", default=[RL_FANOUT_LABEL, GEMMA_LATENCY_LABEL],
+                   help="labels of the retrievers the speed-ups are relative to (one table each; absent ones are skipped)")
     p.add_argument("--retrievers", nargs="+", default=list(DEFAULT_CANDIDATES), help="labels of the retrievers to compare")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=30)
@@ -56,27 +62,36 @@ def main() -> None:
     if args.query_precision:
         data = dataclasses.replace(data, _embedder=embedders.build(with_precision(cfg.get("embedder"), args.query_precision)))
     entries = {e.label: e for e in default_entries(cfg, data)[0]}
-    wanted = [args.reference] + [label for label in args.retrievers if label != args.reference]
+    references = [r for r in args.reference if r in entries or r != GEMMA_LATENCY_LABEL]  # Gemma only with its extra
+    wanted = references + [label for label in args.retrievers if label not in references]
     unknown = [label for label in wanted if label not in entries]
     if unknown:
         raise ConfigError(f"no benchmark entry {unknown} for this run directory; entries: {sorted(entries)}")
     sync = device_sync(args.device)
-    built = {label: retrievers.build(spec_on_device(entries[label].spec, args.device), data=data) for label in wanted}
+    built = {label: entries[label].build(data, args.device) for label in wanted}
     texts = batch_of([q.text for q in data.catalog.queries_for(split="test", kind="open")], args.batch)
     times = measure_interleaved(built, texts, rounds=args.rounds, sync=sync)
 
-    ref = times[args.reference]
-    print(f"# {data.catalog.name}: batch {args.batch}, {args.rounds} interleaved rounds, reference {args.reference}")
+    print(f"# {data.catalog.name}: batch {args.batch}, {args.rounds} interleaved rounds (one run), references {', '.join(references)}")
     if args.query_precision:
         print(f"# query encoder at precision {args.query_precision}, catalog vectors and models as trained: latency only")
-    print(f"# hardware: {describe_hardware()}; timed on {args.device}\n")
-    print("| retriever | p50 s | p50 fan-out s | speed-up end to end [95% CI] | speed-up at fan-out [95% CI] |")
-    print("|---|---|---|---|---|")
-    for label in wanted:
-        t = times[label]
-        whole, fan = median_ratio(ref.total_s, t.total_s), median_ratio(ref.fanout_s(), t.fanout_s())
-        print(f"| {label} | {np.median(t.total_s):.4f} | {np.median(t.fanout_s()):.4f} | "
-              f"{whole.mean:.2f}x [{whole.lo:.2f}, {whole.hi:.2f}] | {fan.mean:.2f}x [{fan.lo:.2f}, {fan.hi:.2f}] |", flush=True)
+    print(f"# hardware: {describe_hardware()}; timed on {args.device}")
+    for label in references:
+        tokens = getattr(built[label], "completion_tokens", None)
+        if tokens:
+            params = sum(p.numel() for p in built[label].policy.model.parameters())
+            print(f"# {label}: {params / 1e6:.2f}M parameters, {np.mean(tokens):.1f} tokens decoded per fan-out (EOS included, "
+                  f"{len(tokens)} fan-outs)")
+    for reference in references:
+        ref = times[reference]
+        print(f"\n## speed-up over {reference}\n")
+        print("| retriever | p50 s | p50 fan-out s | speed-up end to end [95% CI] | speed-up at fan-out [95% CI] |")
+        print("|---|---|---|---|---|")
+        for label in wanted:
+            t = times[label]
+            whole, fan = median_ratio(ref.total_s, t.total_s), median_ratio(ref.fanout_s(), t.fanout_s())
+            print(f"| {label} | {np.median(t.total_s):.4f} | {np.median(t.fanout_s()):.4f} | "
+                  f"{whole.mean:.2f}x [{whole.lo:.2f}, {whole.hi:.2f}] | {fan.mean:.2f}x [{fan.lo:.2f}, {fan.hi:.2f}] |", flush=True)
 
 
 if __name__ == "__main__":

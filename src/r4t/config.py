@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from r4t.errors import ConfigError
 
 # Top-level keys r4t understands; LightningCLI owns the others it declares.
-STAGE_KEYS = {"run_dir", "catalog", "embedder", "index", "reward", "policy", "rl", "synth"}
+STAGE_KEYS = {"run_dir", "catalog", "embedder", "index", "reward", "policy", "rl", "synth", "benchmark"}
 LIGHTNING_KEYS = {"seed_everything", "trainer", "model", "data", "ckpt_path", "optimizer", "lr_scheduler"}
 
 

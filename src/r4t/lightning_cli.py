@@ -43,6 +43,7 @@ class R4TLightningCLI(LightningCLI):
         parser.add_argument("--policy", type=Section, default={}, help="fan-out policy section (read by r4t rl)")
         parser.add_argument("--rl", type=Section, default={}, help="RL section (read by r4t rl)")
         parser.add_argument("--synth", type=Section, default={}, help="synthesis section (read by r4t synthesize and ShardDataModule)")
+        parser.add_argument("--benchmark", type=Section, default={}, help="benchmark section (read by r4t benchmark; not part of a fit)")
         for key in ("run_dir", "catalog", "embedder", "index", "reward", "policy", "rl", "synth"):
             parser.link_arguments(key, f"data.init_args.{key}")
         # Logs and checkpoints follow run_dir, including a --run_dir given on the command line.
@@ -78,7 +79,7 @@ _COSMETIC_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "log_ev
 
 def _fit_identity(cfg: dict[str, Any]) -> dict[str, Any]:
     """What determines a fit's checkpoints: every section except file paths and display settings."""
-    ident = {k: v for k, v in cfg.items() if k not in ("config", "ckpt_path", "trainer")}
+    ident = {k: v for k, v in cfg.items() if k not in ("config", "ckpt_path", "trainer", "benchmark")}
     ident["trainer"] = {k: v for k, v in (cfg.get("trainer") or {}).items() if k not in _COSMETIC_TRAINER_KEYS}
     return ident
 

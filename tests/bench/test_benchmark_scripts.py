@@ -65,3 +65,19 @@ def test_paired_speedup_names_unknown_entries_and_embedders_without_precision(tm
     monkeypatch.setattr(sys, "argv", ["paired_speedup.py", "-c", str(config), "--reference", "dense_topk", "--query-precision", "bf16-mixed"])
     with pytest.raises(ConfigError, match="no precision setting"):
         runpy.run_path(str(ROOT / "benchmarks" / "paired_speedup.py"), run_name="__main__")
+
+
+def test_query_jitter_scale_is_tuned_on_val_only(tmp_path, monkeypatch, capsys):
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["query_jitter_scale.py", "-c", str(config), "--scales", "0,1", "--seeds", "0", "--match", ""])
+    runpy.run_path(str(ROOT / "benchmarks" / "query_jitter_scale.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines() if line.startswith("| ") and "scale" not in line}
+    assert set(rows) == {"0", "1"} and "(val, open queries)" in out and "Best val judge mean: scale" in out
+    for cells in rows.values():
+        mean, ci = cells[2].strip().split(" [")
+        lo, hi = (float(v) for v in ci.strip("]").split(","))
+        assert 20 <= lo <= float(mean) <= hi <= 100
+    monkeypatch.setattr(sys, "argv", ["query_jitter_scale.py", "-c", str(config), "--split", "test"])
+    with pytest.raises(SystemExit):  # test queries are never used to tune
+        runpy.run_path(str(ROOT / "benchmarks" / "query_jitter_scale.py"), run_name="__main__")

