@@ -147,6 +147,14 @@ def test_default_entries_find_checkpoints_and_name_their_samplers(tiny_data, tmp
     assert diffusion["r4t_diffusion (Heun 8 steps)"]["sampler"] == VARIANT_SAMPLER
     assert any(m.startswith("raw_diffusion: no checkpoint") for m in missing)
     assert any("fanout_lm (RL-tuned)" in m for m in missing)
+    # the controls are always there; the config's benchmark section sets the jitter scale
+    assert {"dense_topk", "query_jitter", "mmr", "dpp"} <= {e.name for e in entries}
+    tuned, _ = default_entries({"run_dir": str(tmp_path), "benchmark": {"query_jitter_scale": 1.5}}, tiny_data)
+    assert {e.label: e.spec for e in tuned}["query_jitter (scale 1.5)"] == {"name": "query_jitter", "scale": 1.5}
+    from r4t.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="benchmark: unknown key"):
+        default_entries({"run_dir": str(tmp_path), "benchmark": {"jitter": 1}}, tiny_data)
 
 
 def test_device_helpers_fill_device_only_where_a_retriever_takes_one():

@@ -294,6 +294,9 @@ def run_benchmark(cfg: Mapping[str, Any], data: PreparedData, entries: Sequence[
     paths: list[Path] = []
     folm_chars: float | None = None
     for entry in entries:
+        if entry.latency_run_only and not latency:
+            log(f"[benchmark] {entry.label}: skipped (a latency-only row, and this run times no latency)")
+            continue
         spec = spec_on_device(entry.spec, device)
         if spec["name"] == "latency_only_fanout" and "new_tokens" not in spec:
             # The measured length of the RL policy's fan-outs, at ~4 characters per BPE token.
