@@ -2,8 +2,9 @@
 diversity and judge alignment), the composite proxy and Vendi per scale, open queries,
 intervals resampling whole intents; test queries are never read.
 
-The judge alone cannot choose the scale: on both catalogs it falls monotonically with the
-noise, so its best "jitter" is scale 0, i.e. dense top-k, already a row. The control's job is
+The judge alone cannot choose the scale: on music it falls monotonically with the noise,
+so its best "jitter" is scale 0, i.e. dense top-k, already a row (on fashion it peaks at a
+small scale, within the interval of scale 0). The control's job is
 to say what spreading k directions around the query buys *without learning*, so the rule
 is a matched proxy: the smallest scale whose val composite reaches the learned retriever's
 (``--match``, default r4t_diffusion); the leaderboard then compares the two on the judge.
