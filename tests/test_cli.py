@@ -92,7 +92,7 @@ def test_benchmark_skip_leaves_out_default_retrievers(tmp_path, capsys):
     args = ["benchmark", "-c", str(TINY_CONFIG), "--no-latency", "--max-queries", "2", "--wscr-depth", "0", "--registry", "reg"]
     assert main([*args, "--skip", "latency_only_fanout", "latency_only_diffusion", "dpp"]) == 0
     written = {p.parent.name for p in (tmp_path / "reg").rglob("*.json")}
-    assert written == {"dense_topk", "mmr-lambda-0.5"}  # no policy or checkpoint in the run dir; skipped ones absent
+    assert written == {"dense_topk", "query_jitter-scale-1", "mmr-lambda-0.5"}  # no policy or checkpoint in the run dir; skipped ones absent
     assert main([*args, "--skip", "dense_topkk"]) == 2
     assert "Did you mean 'dense_topk'" in capsys.readouterr().err
 
