@@ -2,6 +2,9 @@
 
     python benchmarks/paired_speedup.py -c configs/music.yaml
     python benchmarks/paired_speedup.py -c configs/music.yaml --retrievers dense_topk r4t_diffusion --rounds 40
+    python benchmarks/paired_speedup.py -c configs/music.yaml --spec \
+        '{"name": "latency_only_fanout", "arch": "qwen2.5-0.5b", "new_tokens": 81, "label": "latency_only_fanout (qwen2.5-0.5b)"}' \
+        --reference "latency_only_fanout (qwen2.5-0.5b)" "fanout_lm (RL-tuned, R4T-FOLM)"
 
 Two references by default, each with its own table from the same rounds: the RL-tuned
 fan-out LM this run trained (0.85M parameters: its time is mostly ``generate()``
@@ -35,7 +38,7 @@ import numpy as np
 from r4t.bench.hardware import describe_hardware
 from r4t.bench.latency import batch_of, measure_interleaved
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
-from r4t.bench.runner import GEMMA_LATENCY_LABEL, VARIANT_SAMPLER, default_entries, device_sync
+from r4t.bench.runner import GEMMA_LATENCY_LABEL, VARIANT_SAMPLER, default_entries, device_sync, parse_entry
 from r4t.bench.stats import median_ratio
 from r4t.catalog.embedders import PRECISIONS, embedders, with_precision
 from r4t.config import load_config
@@ -51,6 +54,9 @@ def main() -> None:
     p.add_argument("--reference", nargs="+", default=[RL_FANOUT_LABEL, GEMMA_LATENCY_LABEL],
                    help="labels of the retrievers the speed-ups are relative to (one table each; absent ones are skipped)")
     p.add_argument("--retrievers", nargs="+", default=list(DEFAULT_CANDIDATES), help="labels of the retrievers to compare")
+    p.add_argument("--spec", nargs="+", default=[], metavar="JSON",
+                   help="extra entries as JSON retriever specs with a \"label\" (replacing a default entry of that label), "
+                        "e.g. a latency-only LLM decoding the measured tokens per fan-out")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--device", default="cpu", help="cpu or cuda (stage boundaries then synchronise)")
@@ -62,6 +68,7 @@ def main() -> None:
     if args.query_precision:
         data = dataclasses.replace(data, _embedder=embedders.build(with_precision(cfg.get("embedder"), args.query_precision)))
     entries = {e.label: e for e in default_entries(cfg, data)[0]}
+    entries.update({e.label: e for e in map(parse_entry, args.spec)})
     references = [r for r in args.reference if r in entries or r != GEMMA_LATENCY_LABEL]  # Gemma only with its extra
     wanted = references + [label for label in args.retrievers if label not in references]
     unknown = [label for label in wanted if label not in entries]
@@ -82,6 +89,10 @@ def main() -> None:
             params = sum(p.numel() for p in built[label].policy.model.parameters())
             print(f"# {label}: {params / 1e6:.2f}M parameters, {np.mean(tokens):.1f} tokens decoded per fan-out (EOS included, "
                   f"{len(tokens)} fan-outs)")
+        elif getattr(built[label], "latency_only", False):
+            r = built[label]
+            print(f"# {label}: {r.num_parameters / 1e6:.1f}M parameters, random weights (latency only)"
+                  + (f", {r.new_tokens} tokens decoded per fan-out" if hasattr(r, "new_tokens") else ""))
     for reference in references:
         ref = times[reference]
         print(f"\n## speed-up over {reference}\n")

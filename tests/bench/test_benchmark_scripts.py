@@ -55,6 +55,20 @@ def test_paired_speedup_prints_reference_and_candidates_with_intervals(tmp_path,
     assert lo <= float(speedup) <= hi
 
 
+def test_paired_speedup_takes_extra_specs_as_references(tmp_path, monkeypatch, capsys):
+    """A latency-only LLM given by spec (with the token count to decode) is a reference like a default entry."""
+    config = tiny_config(tmp_path)
+    spec = '{"name": "latency_only_fanout", "arch": "test-tiny", "new_tokens": 3, "subqueries": 2, "label": "latency_only_fanout (tiny)"}'
+    monkeypatch.setattr(sys, "argv", ["paired_speedup.py", "-c", str(config), "--spec", spec, "--reference", "latency_only_fanout (tiny)",
+                                      "--retrievers", "dense_topk", "--rounds", "3", "--batch", "2"])
+    runpy.run_path(str(ROOT / "benchmarks" / "paired_speedup.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "random weights (latency only), 3 tokens decoded per fan-out" in out
+    rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines() if line.startswith("| ")}
+    assert rows["latency_only_fanout (tiny)"][4].strip() == "1.00x [1.00, 1.00]"
+    assert "dense_topk" in rows
+
+
 def test_paired_speedup_names_unknown_entries_and_embedders_without_precision(tmp_path, monkeypatch):
     from r4t.errors import ConfigError
 

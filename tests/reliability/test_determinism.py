@@ -1,5 +1,5 @@
 """Same config + seed -> identical catalog bytes, identical shards and identical retrieved
-sets on CPU (GPU kernels are not bit-exact: see README "What happens when...")."""
+sets on CPU (GPU kernels are not bit-exact: see docs/reliability.md)."""
 
 from __future__ import annotations
 
