@@ -9,6 +9,7 @@ sections with plain code. Errors r4t raises on purpose print as one line, exit c
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Any, Sequence
@@ -83,10 +84,26 @@ def _lightning(command: str, rest: list[str]) -> int:
         R4TLightningCLI(args=None)  # parses sys.argv[1:], set above
     except SystemExit as exc:  # argparse/--print_config/--help exit through here
         return int(exc.code or 0)
+    except ValueError as exc:  # jsonargparse wraps a component's own error (e.g. a datamodule's ConfigError)
+        cause = _r4t_cause(exc)
+        if cause is None:
+            raise
+        raise cause from None
     finally:
         sys.argv = saved_argv
     print(f"[r4t {command}] done in {time.perf_counter() - t0:.1f}s")
     return 0
+
+
+def _r4t_cause(exc: BaseException) -> R4TError | None:
+    """The R4TError somewhere in ``exc``'s cause/context chain, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, R4TError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 # ---------------------------------------------------------------------- stage commands
@@ -107,6 +124,16 @@ def _stage_config(args: argparse.Namespace, validate: bool = True) -> dict[str, 
     if validate:
         validate_components(cfg)
     return cfg
+
+
+def json_spec(text: str, flag: str) -> Any:
+    """A registry name, or a JSON object spec; malformed JSON fails in one line naming the flag."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{flag}: invalid JSON ({exc.msg} at character {exc.pos}): {text}") from None
 
 
 def _data(rest: list[str]) -> int:
@@ -174,11 +201,16 @@ def _retrieve(rest: list[str]) -> int:
     args = parser.parse_args(rest)
     cfg = _stage_config(args, validate=False)
     if args.retriever:
-        spec = json.loads(args.retriever) if args.retriever.lstrip().startswith("{") else args.retriever
+        spec = json_spec(args.retriever, "--retriever")
     elif args.ckpt:
         spec = {"name": "r4t_diffusion", "checkpoint": args.ckpt}
     else:
         raise ConfigError("give --ckpt (a diffusion checkpoint) or --retriever")
+    if args.k < 1:
+        raise ConfigError(f"-k must be >= 1, got {args.k}")
+    problems = retrievers.validate(spec, "--retriever", provided=("data",))  # before any data is built
+    if problems:
+        raise ConfigError(problems[0])
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
     retriever = retrievers.build(spec, data=data)
     index = {item_id: i for i, item_id in enumerate(data.catalog.item_ids)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -26,8 +27,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} not found")
     try:
         cfg = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    except (OmegaConfBaseException, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    except (OmegaConfBaseException, ValueError, yaml.YAMLError) as exc:
+        first = " ".join(str(exc).split())  # YAML errors span lines: one line naming the file
+        raise ConfigError(f"{path}: invalid YAML: {first}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: a config must be a mapping of sections, got {type(cfg).__name__}")
     unknown = sorted(set(cfg) - STAGE_KEYS - LIGHTNING_KEYS)
@@ -37,7 +39,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def validate_components(cfg: Mapping[str, Any]) -> None:
-    """Check every registry spec in the config at once; raise one error listing all problems."""
+    """Check every registry spec and every stage section (types and ranges) at once; raise one
+    error listing all problems."""
     from r4t.components import all_registries
 
     regs = all_registries()
@@ -52,7 +55,25 @@ def validate_components(cfg: Mapping[str, Any]) -> None:
         errors += regs["backbones"].validate(model_args["backbone"], "model.backbone", provided=("dim", "set_size"))
     reward = cfg.get("reward") or {}
     for name, spec in (reward.get("components") or {}).items() if isinstance(reward, Mapping) else []:
+        from r4t.rewards.composite import _weight_and_spec
+
+        try:
+            _weight_and_spec(name, spec)  # the weight's type
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
         errors += regs["rewards"].validate(reward_spec(name, spec), f"reward.components.{name}")
+    index = cfg.get("index") or {}
+    if isinstance(index, Mapping) and index.get("nprobe") is not None and "IVF" not in str(index.get("factory", "Flat")):
+        errors.append(f"index.nprobe: applies to IVF indexes only; index.factory {index.get('factory', 'Flat')!r} has none")
+    run_dir = cfg.get("run_dir")
+    if run_dir is not None and (not isinstance(run_dir, str) or (Path(run_dir).exists() and not Path(run_dir).is_dir())):
+        errors.append(f"run_dir: {run_dir!r} is not a folder (it is where every stage caches its outputs)")
+    from r4t.sections import section_problems
+    from r4t.stage_configs import STAGE_SECTIONS
+
+    for key, cls in STAGE_SECTIONS.items():  # every stage's section, before the first stage runs
+        errors += section_problems(cls, cfg.get(key), key)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
 

@@ -7,12 +7,15 @@ registry spec before anything is instantiated.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Union
 
 from lightning.pytorch.cli import LightningCLI
 
 from r4t.config import validate_components
+from r4t.diffusion.checkpoint import checked_hparams, read_checkpoint
+from r4t.errors import ConfigError, DataError
 from r4t.data.datamodules import CuratedSetDataModule
 from r4t.diffusion.module import SetDiffusion
 from r4t.runs import atomic_write_json, config_hash
@@ -49,6 +52,24 @@ class R4TLightningCLI(LightningCLI):
         # Logs and checkpoints follow run_dir, including a --run_dir given on the command line.
         parser.link_arguments("run_dir", "trainer.default_root_dir", compute_fn=_diffusion_dir)
 
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        """Check a ``--ckpt_path`` before LightningCLI reads it: LightningCLI merges a checkpoint's
+        hyper-parameters into the model config (and Lightning unpickles remote files fully), so a
+        crafted file could name any class. Only local files whose hyper-parameters name
+        registered r4t components get through; they are then loaded with ``weights_only=True``."""
+        super().parse_arguments(parser, args)
+        sub = self.config.get("subcommand")
+        cfg = self.config.get(sub) if sub else None
+        if cfg is None:
+            return
+        if cfg.get("weights_only") is False:
+            raise ConfigError("--weights_only false is refused: r4t loads checkpoints with weights_only=True only")
+        if cfg.get("ckpt_path"):
+            ckpt = read_checkpoint(cfg["ckpt_path"])
+            checked_hparams(ckpt.get("hyper_parameters", {}), str(cfg["ckpt_path"]))
+        if "weights_only" in cfg:
+            cfg["weights_only"] = True
+
     def before_instantiate_classes(self) -> None:
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         validate_components(_plain(cfg))
@@ -67,8 +88,15 @@ class R4TLightningCLI(LightningCLI):
         callback.save_last = True
         last = folder / "last.ckpt"
         if self.config_init["fit"].get("ckpt_path") is None and last.exists():
-            self.config_init["fit"]["ckpt_path"] = str(last)
-            print(f"[r4t fit] resuming from {last}", flush=True)
+            try:
+                read_checkpoint(last)  # a last.ckpt cut short (disk full, copy) would crash deep in Lightning
+            except DataError as exc:
+                kept = last.with_name(f"last.ckpt.damaged-{int(time.time())}")
+                last.rename(kept)
+                print(f"[r4t fit] {exc}; kept it as {kept.name} and starting this fit from scratch", flush=True)
+            else:
+                self.config_init["fit"]["ckpt_path"] = str(last)
+                print(f"[r4t fit] resuming from {last}", flush=True)
         if self.trainer.is_global_zero:
             atomic_write_json(folder / "run.json", {"data_class": cfg["data"]["class_path"], "config": _fit_identity(cfg)})
 

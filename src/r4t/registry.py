@@ -11,6 +11,10 @@ A *spec* is one of
   * ``"name"``                                   -> factory()
   * ``{"name": "mmr", "lambda_": 0.5}``           -> factory(lambda_=0.5)
   * ``{"class_path": "pkg.mod.Cls", "init_args": {...}}`` -> any importable class
+
+Specs read from files someone else wrote (a checkpoint's hyper-parameters) go through
+``resolve_trusted`` instead: registered names only, and a ``class_path`` only when it
+names a registered factory, checked as a string before anything is imported.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import difflib
 import importlib
 import inspect
 import re
+import typing
+import warnings
 from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
@@ -30,6 +36,10 @@ Spec = str | Mapping[str, Any]
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+class PluginNameCollision(UserWarning):
+    """An entry point named a component that is already registered; it was skipped."""
+
+
 class Registry(Generic[T]):
     """Named factories of one kind (rewards, backbones, samplers, ...)."""
 
@@ -38,6 +48,7 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._factories: dict[str, T] = {}
         self._plugin_errors: dict[str, str] = {}
+        self._sources: dict[str, str] = {}  # plugin name -> "distribution (module:attr)"
         self._plugins_loaded = entry_point_group is None
 
     # ------------------------------------------------------------------ registering
@@ -66,11 +77,16 @@ class Registry(Generic[T]):
             return
         self._plugins_loaded = True
         for ep in entry_points(group=self.entry_point_group):
-            if ep.name in self._factories:
+            source = f"{getattr(getattr(ep, 'dist', None), 'name', None) or 'an unknown distribution'} ({ep.value})"
+            if ep.name in self._factories:  # a built-in or an earlier plugin keeps the name; say so
+                owner = self._sources.get(ep.name, f"r4t's built-in {_qualname(self._factories[ep.name])}")
+                warnings.warn(f"{self.kind} plugin {ep.name!r} from {source} is skipped: the name is already registered "
+                              f"by {owner}", PluginNameCollision, stacklevel=3)
                 continue
             try:
                 self.add(ep.name, ep.load())
-            except Exception as exc:  # a broken plugin must not break the built-ins
+                self._sources[ep.name] = source
+            except (Exception, SystemExit) as exc:  # a broken plugin (even one calling sys.exit) must not break the built-ins
                 self._plugin_errors[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
 
     @property
@@ -132,6 +148,27 @@ class Registry(Generic[T]):
         name = spec.pop("name")
         return self.get(name), spec
 
+    def resolve_trusted(self, spec: Spec, where: str) -> tuple[Callable[..., Any], dict[str, Any]]:
+        """Like ``resolve`` for a spec from an untrusted file: only built-ins and installed
+        plugins. A ``class_path`` is compared, as text, with the dotted paths of the
+        registered factories, so an unregistered one is refused without being imported;
+        argument values must be plain data (no nested ``class_path``)."""
+        if isinstance(spec, Mapping) and "class_path" in spec:
+            path = spec["class_path"]
+            known = {_dotted(f): f for f in (self.get(n) for n in self.names())}
+            if not isinstance(path, str) or path not in known:
+                raise ConfigError(f"{where}: refusing {self.kind} class_path {path!r}: a saved file may only name registered "
+                                  f"{self.kind} ({', '.join(self.names())}); register yours through the "
+                                  f"{self.entry_point_group or 'r4t'} entry-point group")
+            factory, kwargs = known[path], dict(spec.get("init_args") or {})
+            extra = set(spec) - {"class_path", "init_args"}
+            if extra:
+                raise ConfigError(f"{where}: {self.kind} spec with class_path takes only init_args; unexpected keys {sorted(extra)}")
+        else:
+            factory, kwargs = self.resolve(spec)
+        _require_plain(kwargs, f"{where}: {self.kind} arguments")
+        return factory, kwargs
+
     def build(self, spec: Spec, **overrides: Any) -> Any:
         """Instantiate a spec; ``overrides`` are runtime arguments (e.g. the catalog)."""
         factory, kwargs = self.resolve(spec)
@@ -164,6 +201,24 @@ def check_signature(factory: Callable[..., Any], kwargs: Mapping[str, Any], wher
     except TypeError as exc:
         params = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
         raise ConfigError(f"{where}: {exc} (accepted arguments: {', '.join(params) or 'none'})") from None
+    problems = _config_type_problems(factory, kwargs)
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+
+
+def _config_type_problems(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> list[str]:
+    """Config values (YAML/JSON scalars, lists, mappings) that do not fit the argument's
+    annotation, e.g. ``lambda_: "half"`` for a float. Runtime objects are not checked."""
+    from r4t.sections import _type_problem
+
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable annotations (a plugin's): let the call decide
+        return []
+    return [f"argument {name}: {problem}" for name, value in kwargs.items()
+            if type(value) in (str, int, float, bool, list, dict) and name in hints
+            for problem in [_type_problem(value, hints[name])] if problem]
 
 
 def import_object(path: str) -> Any:
@@ -179,6 +234,27 @@ def import_object(path: str) -> Any:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"class_path {path!r}: module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _dotted(obj: Any) -> str:
+    """``pkg.module.Name``: how a class_path names ``obj``."""
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
+
+
+def _require_plain(value: Any, where: str) -> None:
+    """Refuse anything but JSON-like data (no nested component specs that could import code)."""
+    if isinstance(value, Mapping):
+        if "class_path" in value or "_instantiator" in value:
+            raise ConfigError(f"{where}: nested class_path/_instantiator is not allowed in a saved file")
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"{where}: non-string key {key!r}")
+            _require_plain(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _require_plain(item, where)
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        raise ConfigError(f"{where}: value of type {type(value).__name__} is not plain data")
 
 
 def _qualname(obj: Any) -> str:

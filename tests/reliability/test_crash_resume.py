@@ -60,6 +60,13 @@ def test_kill9_every_stage_then_resume(tmp_path):
     assert_ok(r4t(["synthesize", "-c", cfg], tmp_path))
     assert tree_hashes(shards, "shard-*") == resumed
     assert json.loads((shards / "manifest.json").read_text())["samples"] == manifest["samples"] > 0
+    # a shard cut short after the manifest exists is found on reuse and rebuilt, not reused (#17, finding 4)
+    first = shards / "shard-00000.tar"
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    log = assert_ok(r4t(["synthesize", "-c", cfg], tmp_path))
+    assert "shards: 1 damaged" in log and "shard-00000.tar" in log and "rebuilding them" in log
+    assert tree_hashes(shards, "shard-*") == resumed
+    assert "sizes and checksums verified" in assert_ok(r4t(["synthesize", "-c", cfg], tmp_path))
 
     # 4. diffusion training: killed at the start of epoch 2 (epochs 0 and 1 checkpointed).
     assert_killed(r4t(["fit", "-c", cfg], tmp_path, failpoint="fit:epoch:2"))
@@ -68,8 +75,14 @@ def test_kill9_every_stage_then_resume(tmp_path):
     assert after_two["epoch"] == 1
     log = assert_ok(r4t(["fit", "-c", cfg], tmp_path))
     assert "resuming from" in log
-    done = torch.load(last, map_location="cpu", weights_only=False)
+    done = torch.load(last, map_location="cpu", weights_only=True)  # resumed with weights_only=True
     assert done["epoch"] == 2 and done["global_step"] == after_two["global_step"] * 3 // 2
+    # a last.ckpt cut short is kept aside and the fit starts over, instead of a traceback (#17, finding 3)
+    folder = last.parent
+    last.write_bytes(last.read_bytes()[:1000])
+    log = assert_ok(r4t(["fit", "-c", cfg], tmp_path))
+    assert "not a readable torch checkpoint" in log and "starting this fit from scratch" in log
+    assert [p.name for p in folder.glob("last.ckpt.damaged-*")] and torch.load(last, weights_only=True)["epoch"] == 2
     # nothing in the cache was rebuilt by the resumed commands
     assert [p for p in emb_root.iterdir() if not p.name.startswith(".")] == [emb]
     # every command wrote only inside the run directory

@@ -2,6 +2,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from r4t.errors import ConfigError
 from r4t.retrievers import retrievers
@@ -217,6 +218,9 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
     assert main(["fit", "-c", str(TINY_CONFIG), "--trainer.enable_checkpointing=true", f"--run_dir={tmp_path}/run"]) == 0
     (ckpt,) = (tmp_path / "run" / "diffusion").rglob("last.ckpt")
     data = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64}, run_dir=str(tmp_path / "run")), quiet=True)
+    # the checkpoint names the catalog and embeddings it was trained on (checked when it is loaded)
+    assert torch.load(ckpt, weights_only=True)["r4t_data"] == {"catalog_fingerprint": data.catalog.fingerprint(),
+                                                               "embeddings": data.paths["embeddings"].name}
     r = retrievers.build({"name": name, "checkpoint": str(ckpt), "sampler": {"name": "euler", "steps": 4}}, data=data)
     sets = r.retrieve([q.text for q in data.catalog.queries[:3]], 10)
     assert all(len(s) == len(set(s)) == 10 and set(s) <= set(data.catalog.item_ids) for s in sets)

@@ -88,7 +88,10 @@ def parse_entry(raw: str | Mapping[str, Any]) -> BenchmarkEntry:
     """A registry name, or a JSON/dict spec with an optional "label"."""
     import json
 
-    spec = json.loads(raw) if isinstance(raw, str) and raw.lstrip().startswith("{") else raw
+    try:
+        spec = json.loads(raw) if isinstance(raw, str) and raw.lstrip().startswith("{") else raw
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--retrievers: invalid JSON ({exc.msg} at character {exc.pos}): {raw}") from None
     spec = {"name": spec} if isinstance(spec, str) else dict(spec)
     if "name" not in spec:
         raise ConfigError(f"retriever spec {raw!r} has no 'name'")

@@ -113,6 +113,8 @@ class HashingEmbedder(Embedder):
 
     def __init__(self, dim: int = 256, bigrams: bool = True, seed: int = 0) -> None:
         super().__init__(dim=None, seed=seed)
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            raise ConfigError(f"embedder hashing: dim must be an integer >= 1, got {dim!r}")
         self.native_dim = dim
         self.bigrams = bigrams
 

@@ -80,8 +80,15 @@ class CatalogIndex:
         return self.index is not self._cpu_index
 
     def _set_nprobe(self, index: Any) -> None:
-        if self.nprobe is not None:
+        if self.nprobe is None:
+            return
+        if isinstance(self.nprobe, bool) or not isinstance(self.nprobe, int) or self.nprobe < 1:
+            raise ConfigError(f"index.nprobe must be an integer >= 1, got {self.nprobe!r}")
+        try:
             faiss.ParameterSpace().set_index_parameter(index, "nprobe", int(self.nprobe))
+        except RuntimeError:  # faiss: "could not set parameter nprobe" on indexes without inverted lists
+            raise ConfigError(f"index.nprobe applies to IVF indexes only; index.factory {self.factory!r} has none "
+                              "(remove nprobe or use e.g. 'IVF256,Flat')") from None
 
     def _maybe_gpu(self, index: Any, use_gpu: bool | str) -> Any:
         if use_gpu is False or (use_gpu == "auto" and not gpu_available()):

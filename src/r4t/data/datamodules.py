@@ -83,6 +83,11 @@ class CuratedSetDataModule(L.LightningDataModule):
         super().__init__()
         if not 0.0 < val_fraction < 1.0:
             raise ConfigError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+        for key, value in (("set_size", set_size), ("batch_size", batch_size)):
+            if value < 1:
+                raise ConfigError(f"data.{key} must be >= 1, got {value}")
+        if num_workers < 0:
+            raise ConfigError(f"data.num_workers must be >= 0, got {num_workers}")
         self.config = DataConfig(catalog=catalog, embedder=embedder, index=dict(index or {}), run_dir=run_dir)
         # The pipeline sections (linked from the top level of the YAML); curated sets need
         # only the data sections, synthesized shards need all of them.

@@ -45,6 +45,8 @@ class SetDiffusion(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if not isinstance(set_size, int) or isinstance(set_size, bool) or set_size < 1:
+            raise ConfigError(f"model.set_size must be an integer >= 1, got {set_size!r}")
         if train_noise not in ("lognormal", "tangent"):
             raise ConfigError(f"model.train_noise must be 'lognormal' or 'tangent', got {train_noise!r}")
         backbones.resolve(backbone)  # fail on an unknown name now, not after data preparation
@@ -69,6 +71,13 @@ class SetDiffusion(L.LightningModule):
         if self.hparams.dim is not None and self.hparams.dim != dm.dim:
             raise ConfigError(f"model.dim={self.hparams.dim} but the data's embeddings have dimension {dm.dim}")
         self._build(dm.dim, self.hparams.sigma_data or dm.sigma_data)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record which catalog and vectors the model was trained on, so that a checkpoint is
+        not used with another catalog of the same dimension (checked on load)."""
+        data = getattr(getattr(self.trainer, "datamodule", None), "data", None) if self._trainer is not None else None
+        if data is not None:
+            checkpoint["r4t_data"] = {"catalog_fingerprint": data.catalog.fingerprint(), "embeddings": data.paths["embeddings"].name}
 
     # ------------------------------------------------------------------ training
     def _loss(self, batch: dict[str, torch.Tensor], dropout: float) -> torch.Tensor:

@@ -13,7 +13,7 @@ import csv
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -29,52 +29,13 @@ from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
 from r4t.runs import atomic_dir, config_hash, failpoint
+from r4t.sections import checked_section
+from r4t.stage_configs import PolicyConfig, RLConfig  # noqa: F401  (re-exported: the stage's sections)
 
 
 def section_config(cls, section: Mapping[str, Any] | None, key: str):
-    section = dict(section or {})
-    known = set(cls.__dataclass_fields__)
-    unknown = set(section) - known
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
-    return cls(**section)
-
-
-@dataclass
-class PolicyConfig:
-    model: str = "tiny"                 # "tiny" (built here), "gemma3-270m" (the gemma extra), a local folder or a hub id
-    prompt_style: str = "bare"          # bare (tiny) | instruction (instruction-tuned LMs)
-    gguf_file: str | None = None
-    k: int = 10
-    max_new_tokens: int = 160
-    tiny: dict[str, int] = field(default_factory=lambda: {"layers": 4, "width": 128, "heads": 4})
-    warmstart: dict[str, Any] = field(default_factory=lambda: {"steps": 300, "batch_size": 32, "lr": 1e-3})
-
-
-@dataclass
-class RLConfig:
-    loss: str = "soft_grpo"             # soft_grpo | grpo
-    regime: str = "oar"                 # oar: composite reward on open queries; wscr: reference recall
-    steps: int = 100
-    prompts_per_step: int = 8
-    num_generations: int = 8            # G
-    num_iterations: int = 2             # updates per generation batch (makes Soft-GRPO's terms act)
-    learning_rate: float = 5e-5
-    temperature: float = 0.9
-    epsilon: float = 0.2
-    beta_ratio: float = 0.05
-    beta_nll: float = 0.05
-    depth: int = 50                     # WSCR: hits per sub-query for reference recall
-    lora: dict[str, Any] | None = None  # e.g. {r: 16, alpha: 32}: train LoRA adapters (peft) instead of all weights
-    save_steps: int = 25
-    eval_queries: int = 64
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.loss not in ("soft_grpo", "grpo"):
-            raise ConfigError(f"rl.loss must be 'soft_grpo' or 'grpo', got {self.loss!r}")
-        if self.regime not in ("oar", "wscr"):
-            raise ConfigError(f"rl.regime must be 'oar' or 'wscr', got {self.regime!r}")
+    """A stage section as its typed dataclass (every type and range checked; see r4t.sections)."""
+    return checked_section(cls, section, key)
 
 
 def _log(msg: str) -> None:

@@ -73,7 +73,20 @@ class Retriever(ABC):
             with self.stage("encode"):
                 emb = self.data.embedder.encode(list(queries))
         ids = self.data.catalog.item_ids
-        return [[ids[i] for i in row] for row in self.retrieve_indices_for(list(queries), emb, k)]
+        rows = self.retrieve_indices_for(list(queries), emb, k)
+        self.check_contract(rows, k, len(queries))
+        return [[ids[i] for i in row] for row in rows]
+
+    def check_contract(self, rows: Sequence[Sequence[int]], k: int, n: int) -> None:
+        """Every retriever (built-in or plugin) returns, per query, k distinct catalog indices;
+        a broken one fails in one line naming it instead of corrupting a benchmark."""
+        size = len(self.data.catalog)
+        if len(rows) != n:
+            raise DataError(f"retriever {type(self).__name__} broke the contract: {len(rows)} sets for {n} queries")
+        for row in rows:
+            if len(row) != k or len(set(row)) != k or any(not 0 <= int(i) < size for i in row):
+                raise DataError(f"retriever {type(self).__name__} broke the contract: returned {len(set(row))} distinct of "
+                                f"{len(row)} items for k={k} (every retriever returns k distinct catalog items)")
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         """Catalog indices given both the query texts and their embeddings (callers that
@@ -86,9 +99,7 @@ class Retriever(ABC):
         self.check_k(k)
         query_emb = check_embeddings(np.atleast_2d(query_emb), "query embeddings", dim=self.data.item_emb.shape[1])
         out = self._retrieve(query_emb, k)
-        for row in out:  # the contract every retriever must keep
-            if len(row) != k or len(set(row)) != k:
-                raise AssertionError(f"{type(self).__name__} returned {len(set(row))} distinct of {len(row)} items for k={k}")
+        self.check_contract(out, k, len(query_emb))
         return out
 
     def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:

@@ -20,6 +20,7 @@ Defaults, both chosen from measured tables (benchmarks/results/):
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,27 +30,42 @@ from r4t.data.prepare import PreparedData
 from r4t.diffusion.denoiser import SetDenoiser
 from r4t.diffusion.generate import generate_sets
 from r4t.diffusion.samplers import samplers
-from r4t.errors import ConfigError, DataError
+from r4t.errors import DataError
 from r4t.retrievers.base import Retriever, retrievers
 
 
 DEFAULT_SAMPLER = {"name": "dpmpp_2m", "steps": 4, "temperature": 3.0}
 
 
+def check_trained_on(trained_on: dict[str, Any] | None, data: PreparedData, checkpoint: str) -> None:
+    """A model trained on another catalog (or other embeddings) of the same dimension would
+    run and return nonsense: refuse it. Checkpoints written before r4t recorded this warn."""
+    if trained_on is None:
+        warnings.warn(f"{checkpoint}: the checkpoint does not say which catalog it was trained on (written before r4t "
+                      "recorded it); it is not verified against this one", stacklevel=3)
+        return
+    fingerprint = data.catalog.fingerprint()
+    if trained_on.get("catalog_fingerprint") != fingerprint:
+        raise DataError(f"{checkpoint}: trained on catalog {trained_on.get('catalog_fingerprint')!r}, but this config's catalog "
+                        f"{data.catalog.name!r} is {fingerprint!r}")
+    embeddings = data.paths.get("embeddings")
+    if embeddings is not None and trained_on.get("embeddings") not in (None, embeddings.name):
+        raise DataError(f"{checkpoint}: trained on embeddings {trained_on['embeddings']!r}, but this config's embedder "
+                        f"made {embeddings.name!r}")
+
+
 class DiffusionRetriever(Retriever):
     def __init__(self, data: PreparedData, checkpoint: str, sampler: Any = None, guidance: float = 0.0,
                  use_ema: bool = True, device: str = "cpu", seed: int = 0) -> None:
         super().__init__(data)
-        from r4t.diffusion.module import SetDiffusion
+        from r4t.diffusion.checkpoint import load_set_diffusion
 
-        try:
-            module = SetDiffusion.load_from_checkpoint(checkpoint, map_location=device, weights_only=True)
-        except FileNotFoundError:
-            raise ConfigError(f"diffusion checkpoint {checkpoint!r} not found") from None
+        module = load_set_diffusion(checkpoint, map_location=device)  # registered components only; never unpickles
         if module.denoiser is None:
             raise DataError(f"{checkpoint}: checkpoint has no trained denoiser")
         if module.hparams.dim != data.item_emb.shape[1]:
             raise DataError(f"{checkpoint}: model dim {module.hparams.dim} does not match the catalog embeddings' {data.item_emb.shape[1]}")
+        check_trained_on(module.trained_on, data, checkpoint)
         self._setup(module.ema if use_ema else module.denoiser, int(module.hparams.set_size), sampler,
                     module.hparams.sigma_min, module.hparams.sigma_max, guidance, device, seed)
 

@@ -25,7 +25,10 @@ def _weight_and_spec(name: str, entry: Any) -> tuple[float, Any]:
     if isinstance(entry, (int, float)) and not isinstance(entry, bool):
         return float(entry), {"name": name}
     if isinstance(entry, Mapping):
-        return float(entry.get("weight", 1.0)), reward_spec(name, entry)
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ConfigError(f"reward.components.{name}.weight: expected a number, got {weight!r}")
+        return float(weight), reward_spec(name, entry)
     raise ConfigError(f"reward.components.{name}: expected a weight or a mapping with 'weight', got {entry!r}")
 
 

@@ -67,6 +67,22 @@ def shard_complete(shard: Path) -> bool:
     return info.get("sha256") == file_sha256(shard)
 
 
+def damaged_shards(folder: Path) -> list[str]:
+    """The shards a finished folder's ``manifest.json`` lists that are missing, of another size
+    or checksum (a copy cut short, a disk error): reusing them would fail mid-fit or train on
+    part of the data. Sizes are compared first; checksums (~0.5 s per 200 MB) then."""
+    try:
+        entries = json.loads((folder / "manifest.json").read_text())["shards"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return ["manifest.json"]
+    bad = []
+    for entry in entries:
+        path = folder / str(entry.get("file", ""))
+        if not path.is_file() or ("bytes" in entry and path.stat().st_size != entry["bytes"]) or file_sha256(path) != entry.get("sha256"):
+            bad.append(path.name)
+    return bad
+
+
 def write_shard(shard: Path, samples: Iterable[dict[str, Any]]) -> int:
     """Write samples to ``shard`` atomically; returns the count."""
     shard.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +101,7 @@ def write_shard(shard: Path, samples: Iterable[dict[str, Any]]) -> int:
         tmp.unlink(missing_ok=True)
         raise
     side_tmp = sidecar(shard).with_name(f".{sidecar(shard).name}.tmp-{os.getpid()}")
-    side_tmp.write_text(json.dumps({"count": count, "sha256": file_sha256(shard)}))
+    side_tmp.write_text(json.dumps({"count": count, "sha256": file_sha256(shard), "bytes": shard.stat().st_size}))
     os.replace(side_tmp, sidecar(shard))
     return count
 

@@ -12,6 +12,7 @@ from r4t.data.prepare import PreparedData
 from r4t.fanout.policy import load_policy
 from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, rl_reward, run_rl, section_config
 from r4t.runs import config_hash
+from r4t.synth.shards import damaged_shards, sidecar
 from r4t.synth.transducer import SynthConfig, synthesize
 
 
@@ -69,9 +70,18 @@ def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_
     out = Path(run_dir) / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id, asdict(synth_cfg),
                                                       rl_cfg.regime, cfg.get("reward"))
     if (out / "manifest.json").exists():
-        STAGE_SECONDS["synthesis"] = 0.0
-        print(f"[r4t synthesize] shards: reusing {out}", flush=True)
-        return out
+        bad = damaged_shards(out)
+        if not bad:
+            STAGE_SECONDS["synthesis"] = 0.0
+            print(f"[r4t synthesize] shards: reusing {out} (sizes and checksums verified)", flush=True)
+            return out
+        # Rebuild only what failed: the good shards are skipped by synthesize(), the manifest is rewritten last.
+        print(f"[r4t synthesize] shards: {len(bad)} damaged in {out} ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}); "
+              "rebuilding them", flush=True)
+        for name in bad:
+            (out / name).unlink(missing_ok=True)
+            sidecar(out / name).unlink(missing_ok=True)
+        (out / "manifest.json").unlink()
     t0 = time.perf_counter()
     policy = load_policy(str(policy_dir), domain=data.catalog.domain, k=policy_cfg.k)
     stats = synthesize(data, policy, rl_reward(cfg.get("reward"), rl_cfg), synth_cfg, out, rl_cfg.regime,

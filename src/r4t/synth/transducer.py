@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +33,9 @@ from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy
 from r4t.rewards.composite import CompositeReward
 from r4t.runs import atomic_write_json, failpoint
+from r4t.stage_configs import SynthConfig  # noqa: F401  (re-exported)
 from r4t.synth.filters import keep_mask
 from r4t.synth.shards import encode_sample, shard_complete, sidecar, write_shard
-
-
-@dataclass
-class SynthConfig:
-    samples_per_query: int = 128        # S (the paper's 128)
-    temperature: float = 0.9
-    set_size: int = 10                  # L (= k by default)
-    queries_per_shard: int = 16
-    max_queries: int | None = None      # only the first N training queries (quick runs, slow policies)
-    filter: str = "none"                # none | threshold | top_fraction
-    filter_value: float | None = None
-    seed: int = 0
 
 
 def query_seed(base: int, qid: str) -> int:

@@ -1,0 +1,92 @@
+"""Typed, ranged config sections: one checker for every stage section (``policy``, ``rl``, ``synth``).
+
+A section is a dataclass whose fields carry their type (the annotation) and their range
+(``option(default, min=..., choices=...)``). ``checked_section`` turns a YAML mapping into
+the dataclass or fails with every problem at once, each naming its key path, so a value such
+as ``rl.steps: -5`` or ``synth.samples_per_query: 0`` stops the command before any stage runs
+instead of training for minutes (trl would fall back to epochs) or failing after RL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Mapping, TypeVar, Union
+
+from r4t.errors import ConfigError
+
+S = TypeVar("S")
+
+
+def option(default: Any = dataclasses.MISSING, *, min: float | None = None, max: float | None = None,
+           choices: tuple[Any, ...] | None = None, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its accepted range (checked by ``checked_section``)."""
+    meta = {k: v for k, v in (("min", min), ("max", max), ("choices", choices)) if v is not None}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """Why ``value`` does not fit the annotation ``hint`` (None if it does)."""
+    if hint is Any:
+        return None
+    origin = typing.get_origin(hint)
+    if origin is Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return None
+        problems = [_type_problem(value, a) for a in args if a is not type(None)]
+        return None if any(p is None for p in problems) else problems[0]
+    if hint is type(None):
+        return None if value is None else f"expected null, got {value!r}"
+    base = origin or hint
+    if base in (dict, Mapping):
+        return None if isinstance(value, Mapping) else f"expected a mapping, got {value!r}"
+    if base in (list, tuple):
+        return None if isinstance(value, (list, tuple)) else f"expected a list, got {value!r}"
+    if base is bool:
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if base is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else f"expected an integer, got {value!r}"
+    if base is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else f"expected a number, got {value!r}"
+    if base is str:
+        return None if isinstance(value, str) else f"expected a string, got {value!r}"
+    return None
+
+
+def section_problems(cls: type, section: Any, key: str) -> list[str]:
+    """Every problem with ``section`` as ``key.field: message`` lines (empty when it is valid)."""
+    if section is None:
+        return []
+    if not isinstance(section, Mapping):
+        return [f"{key}: expected a mapping of settings, got {section!r}"]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    problems = [f"{key}: unknown key {name!r}; known: {', '.join(sorted(fields))}" for name in sorted(set(section) - set(fields))]
+    for name, value in section.items():
+        if name not in fields:
+            continue
+        bad = _type_problem(value, hints[name])
+        if bad:
+            problems.append(f"{key}.{name}: {bad}")
+            continue
+        meta = fields[name].metadata
+        if "choices" in meta and value not in meta["choices"]:
+            problems.append(f"{key}.{name}: must be one of {', '.join(map(repr, meta['choices']))}, got {value!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if "min" in meta and value < meta["min"]:
+                problems.append(f"{key}.{name}: must be >= {meta['min']}, got {value!r}")
+            if "max" in meta and value > meta["max"]:
+                problems.append(f"{key}.{name}: must be <= {meta['max']}, got {value!r}")
+    return problems
+
+
+def checked_section(cls: type[S], section: Mapping[str, Any] | None, key: str) -> S:
+    """``cls(**section)`` after every check; one ConfigError listing all problems otherwise."""
+    problems = section_problems(cls, section, key)
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return cls(**dict(section or {}))

@@ -1,0 +1,60 @@
+"""The stage sections of a config (``policy``, ``rl``, ``synth``) as typed, ranged dataclasses.
+
+They live in this light module (no torch, trl or transformers imports) so that every command
+can check all of them before any stage starts (``r4t.config.validate_components``); the
+stages themselves import them from here. Field names are part of each stage's cache key
+(``config_hash(asdict(...))``): renaming one invalidates caches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from r4t.sections import option
+
+
+@dataclass
+class PolicyConfig:
+    model: str = "tiny"                 # "tiny" (built here), "gemma3-270m" (the gemma extra), a local folder or a hub id
+    prompt_style: str = option("bare", choices=("bare", "instruction"))  # instruction: instruction-tuned LMs
+    gguf_file: str | None = None
+    k: int = option(10, min=1)          # sub-queries per fan-out
+    max_new_tokens: int = option(160, min=1)
+    tiny: dict[str, int] = option(default_factory=lambda: {"layers": 4, "width": 128, "heads": 4})
+    warmstart: dict[str, Any] = option(default_factory=lambda: {"steps": 300, "batch_size": 32, "lr": 1e-3})
+
+
+@dataclass
+class RLConfig:
+    loss: str = option("soft_grpo", choices=("soft_grpo", "grpo"))
+    regime: str = option("oar", choices=("oar", "wscr"))  # oar: composite reward on open queries; wscr: reference recall
+    steps: int = option(100, min=0)     # 0: no RL (the warm-start policy is the teacher)
+    prompts_per_step: int = option(8, min=1)
+    num_generations: int = option(8, min=2)   # G: a group needs two completions to have an advantage
+    num_iterations: int = option(2, min=1)    # updates per generation batch (makes Soft-GRPO's terms act)
+    learning_rate: float = option(5e-5, min=0.0)
+    temperature: float = option(0.9, min=0.0)
+    epsilon: float = option(0.2, min=0.0)
+    beta_ratio: float = option(0.05, min=0.0)
+    beta_nll: float = option(0.05, min=0.0)
+    depth: int = option(50, min=1)      # WSCR: hits per sub-query for reference recall
+    lora: dict[str, Any] | None = None  # e.g. {r: 16, alpha: 32}: train LoRA adapters (peft) instead of all weights
+    save_steps: int = option(25, min=1)
+    eval_queries: int = option(64, min=0)
+    seed: int = 0
+
+
+@dataclass
+class SynthConfig:
+    samples_per_query: int = option(128, min=1)   # S (the paper's 128)
+    temperature: float = option(0.9, min=0.0)
+    set_size: int = option(10, min=1)             # L (= k by default)
+    queries_per_shard: int = option(16, min=1)
+    max_queries: int | None = option(None, min=1)  # only the first N training queries (quick runs, slow policies)
+    filter: str = option("none", choices=("none", "threshold", "top_fraction"))
+    filter_value: float | None = None
+    seed: int = 0
+
+
+STAGE_SECTIONS: dict[str, type] = {"policy": PolicyConfig, "rl": RLConfig, "synth": SynthConfig}
