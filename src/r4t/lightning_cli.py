@@ -101,6 +101,11 @@ class R4TLightningCLI(LightningCLI):
             atomic_write_json(folder / "run.json", {"data_class": cfg["data"]["class_path"], "config": _fit_identity(cfg)})
 
 
+# Bumped when a code change alters what a fit computes from the same config (2: validation no
+# longer reseeds the global RNG, so epochs draw fresh noise), so an older checkpoint folder is
+# not resumed or taken as finished by the new code.
+FIT_CODE_VERSION = 2
+
 # Settings that change how a run is displayed, not what it computes.
 _COSMETIC_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps", "logger", "callbacks", "default_root_dir")
 
@@ -109,6 +114,7 @@ def _fit_identity(cfg: dict[str, Any]) -> dict[str, Any]:
     """What determines a fit's checkpoints: every section except file paths and display settings."""
     ident = {k: v for k, v in cfg.items() if k not in ("config", "ckpt_path", "trainer", "benchmark")}
     ident["trainer"] = {k: v for k, v in (cfg.get("trainer") or {}).items() if k not in _COSMETIC_TRAINER_KEYS}
+    ident["fit_code_version"] = FIT_CODE_VERSION
     return ident
 
 

@@ -10,6 +10,7 @@ instead of training for minutes (trl would fall back to epochs) or failing after
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from typing import Any, Mapping, TypeVar, Union
 
@@ -65,7 +66,11 @@ def section_problems(cls: type, section: Any, key: str) -> list[str]:
         return [f"{key}: expected a mapping of settings, got {section!r}"]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
-    problems = [f"{key}: unknown key {name!r}; known: {', '.join(sorted(fields))}" for name in sorted(set(section) - set(fields))]
+    problems = []
+    for name in sorted(set(section) - set(fields), key=str):
+        close = difflib.get_close_matches(str(name), list(fields), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        problems.append(f"{key}: unknown key {name!r}.{hint} Known: {', '.join(sorted(fields))}")
     for name, value in section.items():
         if name not in fields:
             continue

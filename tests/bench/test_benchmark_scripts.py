@@ -95,3 +95,41 @@ def test_query_jitter_scale_is_tuned_on_val_only(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["query_jitter_scale.py", "-c", str(config), "--split", "test"])
     with pytest.raises(SystemExit):  # test queries are never used to tune
         runpy.run_path(str(ROOT / "benchmarks" / "query_jitter_scale.py"), run_name="__main__")
+
+
+def test_compare_retrievers_pairs_against_the_first_on_val(tmp_path, monkeypatch, capsys):
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["compare_retrievers.py", "-c", str(config), "--retriever", "dense=dense_topk",
+                                      "--retriever", 'again={"name": "dense_topk"}', "--retriever", 'mmr={"name": "mmr", "lambda_": 0.3}'])
+    runpy.run_path(str(ROOT / "benchmarks" / "compare_retrievers.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines() if line.startswith("| ") and "retriever" not in line}
+    assert set(rows) == {"dense", "again", "mmr"} and "val open queries" in out
+    assert rows["again"][2].strip().endswith("; +0.0 (p = 1.000)")  # the same retriever: no difference, p = 1
+    assert "(p = " in rows["mmr"][2] and "(p = " not in rows["dense"][2]
+    monkeypatch.setattr(sys, "argv", ["compare_retrievers.py", "-c", str(config), "--retriever", "a=dense_topk", "--retriever", "b=mmr",
+                                      "--split", "test"])
+    with pytest.raises(SystemExit):  # never on test queries
+        runpy.run_path(str(ROOT / "benchmarks" / "compare_retrievers.py"), run_name="__main__")
+
+
+def test_reward_vs_judge_correlates_signals_within_queries(tmp_path, monkeypatch, capsys, tiny_policy_dir):
+    ns = runpy.run_path(str(ROOT / "benchmarks" / "reward_vs_judge.py"))
+    spearman = ns["spearman"]
+    import numpy as np
+
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 30, 40])) == pytest.approx(1.0)
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([4.0, 3, 2, 1])) == pytest.approx(-1.0)
+    assert np.isnan(spearman(np.array([1.0, 1, 1]), np.array([1.0, 2, 3])))  # a constant signal says nothing
+    config = tiny_config(tmp_path)
+    config.write_text(config.read_text() + "policy: {k: 3, max_new_tokens: 64}\n")
+    monkeypatch.setattr(sys, "argv", ["reward_vs_judge.py", "-c", str(config), "--policy", str(tiny_policy_dir),
+                                      "--samples", "4", "--queries", "6", "-k", "5"])
+    runpy.run_path(str(ROOT / "benchmarks" / "reward_vs_judge.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines() if line.startswith("| ") and "signal" not in line}
+    assert "train/composite" in rows and "served/alignment" in rows and not any(name.startswith("served/judge") for name in rows)
+    for cells in rows.values():
+        if cells[2].strip() != "n/a":
+            mean = float(cells[2].split(" [")[0])
+            assert -1.0 <= mean <= 1.0

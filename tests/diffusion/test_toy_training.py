@@ -49,3 +49,43 @@ def test_toy_two_modes_are_reproduced_and_conditioned():
     assert 0.2 < share_plus < 0.8
     assert (free[:, :, 0].abs() > 0.5).float().mean() > 0.9  # samples sit on a mode, not between
 
+
+
+class FixedSets(Dataset):
+    """Deterministic samples: any epoch-to-epoch difference in training comes from the noise."""
+
+    def __len__(self):
+        return 32
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i)
+        return {"query": torch.randn(DIM, generator=g), "set": torch.randn(ROWS, DIM, generator=g)}
+
+
+def test_every_epoch_draws_fresh_noise_after_validation():
+    """Validation's fixed noise must not reset the global RNG (it did: every epoch after a
+    validation then replayed the same noise levels, noise and shuffle)."""
+    seen: dict[int, list[torch.Tensor]] = {}
+
+    class Recording(SetDiffusion):
+        def training_step(self, batch, batch_idx):
+            sigma_before = torch.get_rng_state()
+            loss = super().training_step(batch, batch_idx)
+            seen.setdefault(self.current_epoch, []).append(sigma_before)
+            return loss
+
+    torch.manual_seed(0)
+    model = Recording(backbone={"name": "mlp", "width": 16, "depth": 1}, set_size=ROWS, dim=DIM, sigma_data=0.5, warmup_steps=1)
+    loader = DataLoader(FixedSets(), batch_size=8, shuffle=True)
+    trainer = L.Trainer(max_epochs=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=1, accelerator="cpu")
+    trainer.fit(model, loader, DataLoader(FixedSets(), batch_size=8))
+    firsts = [seen[e][0] for e in range(3)]
+    assert not torch.equal(firsts[0], firsts[1]) and not torch.equal(firsts[1], firsts[2])
+    # evaluation noise is still fixed: two evaluations of one batch give one loss
+    batch = next(iter(DataLoader(FixedSets(), batch_size=8)))
+    model.eval()  # as in validation (no dropout draws)
+    state = torch.get_rng_state()
+    a = model._loss(batch, 0.0, torch.Generator().manual_seed(1))
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is untouched
+    assert torch.equal(a, model._loss(batch, 0.0, torch.Generator().manual_seed(1)))

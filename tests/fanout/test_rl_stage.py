@@ -57,7 +57,7 @@ def test_wscr_regime_and_bad_sections(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  stpes: 2\n"))
     assert main(["rl", "-c", str(bad)]) == 2
-    assert "rl: unknown key(s) ['stpes']" in capsys.readouterr().err
+    assert "rl: unknown key 'stpes'. Did you mean 'steps'?" in capsys.readouterr().err
 
 
 def test_lora_rl_merges_adapters_into_the_saved_policy(tmp_path, capsys):

@@ -80,14 +80,22 @@ class SetDiffusion(L.LightningModule):
             checkpoint["r4t_data"] = {"catalog_fingerprint": data.catalog.fingerprint(), "embeddings": data.paths["embeddings"].name}
 
     # ------------------------------------------------------------------ training
-    def _loss(self, batch: dict[str, torch.Tensor], dropout: float) -> torch.Tensor:
+    def _loss(self, batch: dict[str, torch.Tensor], dropout: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """EDM loss on a batch. ``generator`` (a CPU generator) fixes the noise for evaluation
+        without touching the global RNG, which keeps drawing fresh noise for training."""
         assert self.denoiser is not None
         z, cond = batch["set"], batch["query"]
         n = len(z)
         hp = self.hparams
-        sigma = edm.sample_training_sigma(n, hp.train_noise, hp.p_mean, hp.p_std, hp.sigma_min, hp.sigma_max, device=z.device)
-        noisy = z + sigma.reshape(-1, 1, 1) * torch.randn_like(z)
-        keep = torch.rand(n, device=z.device) >= dropout
+        sigma = edm.sample_training_sigma(n, hp.train_noise, hp.p_mean, hp.p_std, hp.sigma_min, hp.sigma_max,
+                                          generator=generator, device=z.device)
+        if generator is None:
+            eps, u = torch.randn_like(z), torch.rand(n, device=z.device)
+        else:
+            eps = torch.randn(z.shape, generator=generator, dtype=z.dtype).to(z.device)
+            u = torch.rand(n, generator=generator).to(z.device)
+        noisy = z + sigma.reshape(-1, 1, 1) * eps
+        keep = u >= dropout
         pred = self.denoiser(noisy, sigma, cond, keep)
         per_sample = ((pred - z) ** 2).mean(dim=(1, 2))
         return (edm.loss_weight(sigma, hp.sigma_data) * per_sample).mean()
@@ -98,8 +106,9 @@ class SetDiffusion(L.LightningModule):
         return loss
 
     def _eval_loss(self, batch: dict[str, torch.Tensor], batch_idx: int, stage: str) -> None:
-        torch.manual_seed(1234 + batch_idx)  # same noise every evaluation: comparable curves
-        loss = self._loss(batch, 0.0)
+        # The same noise at every evaluation (comparable curves) from a local generator: seeding the
+        # global one here made every training epoch after a validation replay the same noise and shuffle.
+        loss = self._loss(batch, 0.0, torch.Generator().manual_seed(1234 + batch_idx))
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["set"]), sync_dist=True)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
