@@ -82,3 +82,13 @@ def test_with_precision_sets_it_only_where_an_embedder_has_one():
     assert with_precision({"name": "minilm", "dim": 128, "precision": "32"}, "bf16-mixed") == {"name": "minilm", "dim": 128, "precision": "bf16-mixed"}
     with pytest.raises(ConfigError, match="'hashing' has no precision setting"):
         with_precision({"name": "hashing", "dim": 64}, "bf16-mixed")
+
+
+def test_hashing_keeps_unicode_letters_and_ascii_tokens_unchanged():
+    from r4t.catalog import embedders as module
+
+    emb = embedders.build({"name": "hashing", "dim": 256})
+    cafe, caf = emb.encode(["café noir", "caf noir"])
+    assert not np.allclose(cafe, caf)  # the é is a letter, not a separator
+    assert module._TOKEN.findall("rock 'n' roll, lo-fi_beats 2024") == ["rock", "n", "roll", "lo-fi", "beats", "2024"]
+    assert module._TOKEN.findall("naïve café") == ["naïve", "café"]

@@ -115,3 +115,11 @@ def test_mpd_malformed(tmp_path):
         catalogs.build({"name": "mpd", "path": str(tmp_path)})
     with pytest.raises(DataError, match="no mpd.slice"):
         catalogs.build({"name": "mpd", "path": str(tmp_path / "nowhere")})
+
+
+def test_mpd_max_slices_takes_slices_in_numeric_order(tmp_path):
+    for start in (0, 1000, 10000, 2000):
+        (tmp_path / f"mpd.slice.{start}-{start + 999}.json").write_text(json.dumps(mpd_slice([start])))
+    cat = catalogs.build({"name": "mpd", "path": str(tmp_path), "max_slices": 3})
+    songs = sorted(int(t.split(" by ")[0].removeprefix("Song ")) for t in cat.item_texts)
+    assert songs == [0, 1, 2, 1000, 1001, 1002, 2000, 2001, 2002]  # as text, 10000 would come before 2000

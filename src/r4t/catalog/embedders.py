@@ -104,7 +104,8 @@ embedders: Registry = Registry("embedders", entry_point_group="r4t.embedders")
 # Lightning's precision names -> the autocast dtype (None: plain float32).
 PRECISIONS: dict[str, str | None] = {"32": None, "bf16-mixed": "bfloat16"}
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+# Letters and digits of any script ("café noir" keeps its é); identical to [a-z0-9] on ASCII text.
+_TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
 
 
 @embedders.register("hashing")

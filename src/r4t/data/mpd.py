@@ -7,6 +7,7 @@ stable hash of the playlist id.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from r4t.catalog.catalog import Catalog, Collection, Query
@@ -15,11 +16,18 @@ from r4t.data.sources import catalogs
 from r4t.errors import DataError
 
 
+def _slice_start(path: Path) -> tuple[int, str]:
+    """``mpd.slice.2000-2999.json`` -> (2000, name): slices in playlist order, so ``max_slices``
+    takes the first N slices, not the first N file names sorted as text."""
+    m = re.match(r"mpd\.slice\.(\d+)", path.name)
+    return (int(m.group(1)) if m else -1, path.name)
+
+
 @catalogs.register("mpd")
 def mpd(path: str, max_slices: int | None = None) -> Catalog:
     """Spotify Million Playlist Dataset from mpd.slice.*.json files; user-provided, never downloaded."""
     root = Path(path)
-    files = sorted(root.glob("mpd.slice.*.json")) if root.is_dir() else [root]
+    files = sorted(root.glob("mpd.slice.*.json"), key=_slice_start) if root.is_dir() else [root]  # 0, 1000, 2000, ... not 0, 1000, 10000
     if not files or not files[0].exists():
         raise DataError(f"mpd: no mpd.slice.*.json files under {root}")
     files = files[:max_slices] if max_slices else files
