@@ -8,7 +8,7 @@ stages themselves import them from here. Field names are part of each stage's ca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from r4t.sections import option
@@ -43,6 +43,21 @@ class RLConfig:
     save_steps: int = option(25, min=1)
     eval_queries: int = option(64, min=0)
     seed: int = 0
+    # What the reward scores: each sub-query's top-1 item (the paper's grounding) or the k distinct
+    # items the retriever serves (predicts the judge on val: benchmarks/results/reward_vs_judge_*.md).
+    reward_on: str = option("subqueries", choices=("subqueries", "served"))
+
+    def cache_key(self) -> dict[str, Any]:
+        """The fields that name the RL cache. Fields added after caches existed are included
+        only when set away from their default, so older caches stay valid."""
+        key = asdict(self)
+        for name, default in ADDED_RL_FIELDS.items():
+            if key.get(name) == default:
+                key.pop(name)
+        return key
+
+
+ADDED_RL_FIELDS = {"reward_on": "subqueries"}
 
 
 @dataclass

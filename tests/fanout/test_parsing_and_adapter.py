@@ -49,3 +49,26 @@ def test_trl_functions_score_parse_failures_at_minimum_and_ground_once(tiny_data
     assert shared.parse_failure_rate == 0.5
     chat = funcs[0]([[{"role": "user", "content": q.text}]], [[{"role": "assistant", "content": completions[0]}]])
     assert chat[0] == pytest.approx(1.0, abs=1e-5)  # conversational format works too
+
+
+def test_served_grounding_scores_exactly_the_set_fanout_lm_serves(tiny_data):
+    """reward_on: served -- the reward reads the k distinct items the retriever returns."""
+    from r4t.stage_configs import RLConfig
+
+    texts = [format_subqueries(["smooth jazz piano", "rainy evening", "late night saxophone"]), format_subqueries(["jazz"]),
+             "unparsable"]
+    queries = ["rainy-day jazz"] * 3
+    served = FanoutGrounder(tiny_data, max_queries=10, served_k=5).ground(texts, queries)
+    plain = FanoutGrounder(tiny_data, max_queries=10).ground(texts, queries)
+    assert served[2] is None and plain[2] is None
+    idx = tiny_data.item_index
+    for g, p, n in zip(served[:2], plain[:2], (3, 1)):
+        directions = tiny_data.embedder.encode(g.subqueries)
+        expected = idx.search(directions, 5)[1][0].tolist() if n == 1 else idx.search_distinct(directions, 5)
+        assert g.batch.item_ids == [expected] and len(set(expected)) == 5  # fanout_lm's own calls
+        assert g.batch.item_emb.shape == (1, 5, tiny_data.item_emb.shape[1]) and p.batch.item_emb.shape[1] == n
+    reward = build_reward({"components": {"alignment": 1.0, "groundedness": 1.0}})
+    out = reward(served[0].batch)
+    assert float(out.terms["groundedness"][0]) == pytest.approx(1.0)  # served items ground themselves
+    # the new field keeps the old RL caches: it enters the cache key only when set
+    assert "reward_on" not in RLConfig().cache_key() and RLConfig(reward_on="served").cache_key()["reward_on"] == "served"

@@ -30,10 +30,20 @@ class GroundedFanout:
 
 
 class FanoutGrounder:
-    def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1, cache_size: int = 200_000) -> None:
+    """``served_k``: score what the retriever serves instead of each sub-query's top-1 item:
+    the batch then holds the ``served_k`` distinct items ``fanout_lm`` returns for the
+    fan-out (``search_distinct`` over the sub-query vectors, plain top-k for one), standing
+    in for the directions as the benchmark's composite does. On val, rewards on the served
+    set predict the judge; rewards on sub-query top-1 items barely do
+    (benchmarks/results/reward_vs_judge_*.md)."""
+
+    def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1, cache_size: int = 200_000,
+                 served_k: int | None = None) -> None:
         if depth < 1:
             raise DataError(f"grounding depth must be >= 1, got {depth}")
-        self.data, self.max_queries, self.depth = data, max_queries, depth
+        if served_k is not None and not 1 <= served_k <= len(data.catalog):
+            raise DataError(f"grounding served_k must be in [1, {len(data.catalog)}], got {served_k}")
+        self.data, self.max_queries, self.depth, self.served_k = data, max_queries, depth, served_k
         self._emb_cache: dict[str, np.ndarray] = {}
         self.cache_size = cache_size
         self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
@@ -76,18 +86,34 @@ class FanoutGrounder:
             rows = slice(cursor, cursor + len(subs))
             cursor += len(subs)
             top1 = ids[rows, 0].tolist()
-            batch = SetBatch(
-                query_emb=torch.from_numpy(q_emb[n : n + 1]),
-                subquery_emb=torch.from_numpy(sub_emb[rows])[None],
-                item_emb=torch.from_numpy(d.item_emb[top1])[None],
-                item_ids=[top1],
-                retrieved_ids=[ids[rows].tolist()],
-                item_attributes={a: c[top1][None] for a, c in self._codes.items()},
-            )
+            if self.served_k is None:
+                batch = SetBatch(
+                    query_emb=torch.from_numpy(q_emb[n : n + 1]),
+                    subquery_emb=torch.from_numpy(sub_emb[rows])[None],
+                    item_emb=torch.from_numpy(d.item_emb[top1])[None],
+                    item_ids=[top1],
+                    retrieved_ids=[ids[rows].tolist()],
+                    item_attributes={a: c[top1][None] for a, c in self._codes.items()},
+                )
+            else:
+                batch = self._served_batch(sub_emb[rows], q_emb[n : n + 1])
             if qids is not None:
                 self._add_ground_truth(batch, qids[n])
             out.append(GroundedFanout(subs, top1, ids[rows].tolist(), batch))
         return out
+
+    def served(self, directions: np.ndarray) -> list[int]:
+        """The items ``fanout_lm`` serves for these sub-query vectors (its exact calls)."""
+        index = self.data.item_index
+        if len(directions) == 1:
+            return index.search(directions, self.served_k)[1][0].tolist()
+        return index.search_distinct(directions, self.served_k)
+
+    def _served_batch(self, directions: np.ndarray, query_emb: np.ndarray) -> SetBatch:
+        items = self.served(directions)
+        x = torch.from_numpy(self.data.item_emb[items])[None]
+        return SetBatch(query_emb=torch.from_numpy(query_emb), subquery_emb=x, item_emb=x, item_ids=[items],
+                        retrieved_ids=[[[i] for i in items]], item_attributes={a: c[items][None] for a, c in self._codes.items()})
 
     def _add_ground_truth(self, batch: SetBatch, qid: str) -> None:
         index, query = self.query(qid)

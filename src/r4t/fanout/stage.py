@@ -90,7 +90,7 @@ def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig
     start: Path | str = warm_start_dir(data, policy_cfg, cache)
     if policy_cfg.model not in ("tiny",) and steps <= 0:
         start = _resolve_model(policy_cfg.model, cache)
-    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), data.vectors_id, asdict(policy_cfg), asdict(rl_cfg),
+    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), data.vectors_id, asdict(policy_cfg), rl_cfg.cache_key(),
                                       reward_section, rl_cfg.regime) / "final"
 
 
@@ -226,7 +226,8 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
         _log(f"RL policy: reusing {final}")
         return final
     train_q, val_q = rl_queries(data.catalog, rl_cfg)
-    grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1)
+    grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
+                              served_k=policy_cfg.k if rl_cfg.reward_on == "served" else None)
     before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
     _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))
 
