@@ -46,6 +46,8 @@ class RLConfig:
     # What the reward scores: each sub-query's top-1 item (the paper's grounding) or the k distinct
     # items the retriever serves (predicts the judge on val: benchmarks/results/reward_vs_judge_*.md).
     reward_on: str = option("subqueries", choices=("subqueries", "served"))
+    # An unparsable fan-out: the reward's minimum (teaches the format), or skip (trl: no advantage).
+    unparsable: str = option("minimum", choices=("minimum", "skip"))
 
     def cache_key(self) -> dict[str, Any]:
         """The fields that name the RL cache. Fields added after caches existed are included
@@ -57,7 +59,7 @@ class RLConfig:
         return key
 
 
-ADDED_RL_FIELDS = {"reward_on": "subqueries"}
+ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum"}
 
 
 @dataclass

@@ -72,3 +72,15 @@ def test_served_grounding_scores_exactly_the_set_fanout_lm_serves(tiny_data):
     assert float(out.terms["groundedness"][0]) == pytest.approx(1.0)  # served items ground themselves
     # the new field keeps the old RL caches: it enters the cache key only when set
     assert "reward_on" not in RLConfig().cache_key() and RLConfig(reward_on="served").cache_key()["reward_on"] == "served"
+
+
+def test_skipped_parse_failures_get_no_reward_and_the_trainer_takes_them(tiny_data):
+    """rl.unparsable: skip -- None for a completion that does not parse (trl gives it no advantage)."""
+    grounder = FanoutGrounder(tiny_data)
+    reward = build_reward({"components": {"alignment": 1.0}})
+    (func,), _, shared = trl_reward_functions(reward, grounder, unparsable="skip")
+    q = tiny_data.catalog.queries[0]
+    scores = func([q.text] * 2, [format_subqueries(tiny_data.catalog.item_texts[:2]), "no fan-out here"])
+    assert scores[1] is None and isinstance(scores[0], float) and shared.parse_failure_rate == 0.5
+    with pytest.raises(ValueError, match="unparsable must be"):
+        trl_reward_functions(reward, grounder, unparsable="zero")

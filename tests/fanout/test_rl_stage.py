@@ -70,3 +70,14 @@ def test_lora_rl_merges_adapters_into_the_saved_policy(tmp_path, capsys):
     (run,) = rl_dirs(tmp_path)
     model = AutoModelForCausalLM.from_pretrained(run / "final")
     assert not any("lora" in name for name, _ in model.named_parameters())  # merged, a plain model again
+
+
+def test_rl_trains_on_the_served_set_and_skips_parse_failures(tmp_path, capsys):
+    """The two RL options of issue #16 run through trl's trainer (None rewards included)."""
+    cfg = tmp_path / "served.yaml"
+    cfg.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  steps: 1\n  reward_on: served\n  unparsable: skip\n"))
+    assert main(["rl", "-c", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "RL policy on the same val queries" in out and "saved" in out
+    (run,) = rl_dirs(tmp_path)
+    assert (run / "final" / "model.safetensors").exists() and (run / "metrics.csv").exists()

@@ -231,7 +231,7 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
     _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))
 
-    funcs, weights, shared = trl_reward_functions(reward, grounder)
+    funcs, weights, shared = trl_reward_functions(reward, grounder, rl_cfg.unparsable)
     dataset = Dataset.from_dict({"prompt": [policy.prompt(q.text) for q in train_q], "query": [q.text for q in train_q], "qid": [q.qid for q in train_q]})
     args = GRPOConfig(
         output_dir=str(out), max_steps=rl_cfg.steps, per_device_train_batch_size=rl_cfg.prompts_per_step * rl_cfg.num_generations,

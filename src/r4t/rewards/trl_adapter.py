@@ -61,19 +61,28 @@ class SharedGrounding:
 
 
 class TrlReward:
-    """One reward as a trl reward function (``__name__`` is what trl logs)."""
+    """One reward as a trl reward function (``__name__`` is what trl logs).
 
-    def __init__(self, reward: Reward, grounding: SharedGrounding, name: str | None = None) -> None:
-        self.reward, self.grounding = reward, grounding
+    ``unparsable="minimum"`` scores a completion that does not parse at the reward's minimum;
+    ``"skip"`` returns None, which trl (>= 1.16) leaves out of the group baseline with a zero
+    advantage: the format cliff (about -1 against ~+0.6 for parsed fan-outs) then no longer
+    swamps the differences between parsed ones, at the price of no push away from bad format."""
+
+    def __init__(self, reward: Reward, grounding: SharedGrounding, name: str | None = None, unparsable: str = "minimum") -> None:
+        if unparsable not in ("minimum", "skip"):
+            raise ValueError(f"unparsable must be 'minimum' or 'skip', got {unparsable!r}")
+        self.reward, self.grounding, self.unparsable = reward, grounding, unparsable
         self.__name__ = name or reward.name
 
-    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float]:
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         grounded = self.grounding(prompts, completions, **kwargs)
-        return [self.reward.min_value if g is None else float(self.reward(g.batch).total[0]) for g in grounded]
+        missing = None if self.unparsable == "skip" else self.reward.min_value
+        return [missing if g is None else float(self.reward(g.batch).total[0]) for g in grounded]
 
 
-def trl_reward_functions(reward: CompositeReward, grounder: FanoutGrounder) -> tuple[list[TrlReward], list[float], SharedGrounding]:
+def trl_reward_functions(reward: CompositeReward, grounder: FanoutGrounder,
+                         unparsable: str = "minimum") -> tuple[list[TrlReward], list[float], SharedGrounding]:
     """Per-component reward functions and their weights (for GRPOConfig.reward_weights)."""
     shared = SharedGrounding(grounder)
-    funcs = [TrlReward(r, shared, name) for name, r in reward.components.items()]
+    funcs = [TrlReward(r, shared, name, unparsable) for name, r in reward.components.items()]
     return funcs, list(reward.weights.values()), shared
