@@ -188,8 +188,6 @@ def _synthesize(rest: list[str]) -> int:
 
 # ---------------------------------------------------------------------- retrieve
 def _retrieve(rest: list[str]) -> int:
-    import json
-
     from r4t.data.prepare import DataConfig, prepare_data
     from r4t.retrievers import retrievers
 

@@ -37,3 +37,25 @@ def sha256(path: Path) -> str:
 
 def tree_hashes(folder: Path, pattern: str = "*") -> dict[str, str]:
     return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob(pattern)) if p.is_file()}
+
+
+def save_small_checkpoint(path: Path, dim: int = 64, model=None, **hparams_override) -> Path:
+    """``model`` (default: a small untrained SetDiffusion) written as Lightning writes it; ``hparams_override``
+    then replaces saved hyper-parameters (or adds top-level keys with ``extra=...``)."""
+    import lightning as L
+    import torch
+
+    from r4t.diffusion.module import SetDiffusion
+
+    extra = hparams_override.pop("extra", {})
+    if model is None:
+        model = SetDiffusion(backbone={"name": "mlp", "width": 16, "depth": 1}, set_size=4, dim=dim, sigma_data=0.1)
+    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(path)
+    if hparams_override or extra:
+        ckpt = torch.load(path, weights_only=True)
+        ckpt["hyper_parameters"].update(hparams_override)
+        ckpt.update(extra)
+        torch.save(ckpt, path)
+    return path

@@ -16,7 +16,7 @@ from r4t.data.datamodules import check_shard_manifest
 from r4t.data.sources import catalogs
 from r4t.errors import ConfigError, DataError
 from r4t.retrievers import retrievers
-from tests.reliability.helpers import CONF
+from tests.reliability.helpers import CONF, save_small_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -93,15 +93,7 @@ def test_config_typos_list_the_valid_names(tmp_path, capsys):
 
 
 def test_checkpoint_from_another_config(tiny_data, tmp_path):
-    import lightning as L
-
-    from r4t.diffusion.module import SetDiffusion
-
-    model = SetDiffusion(backbone={"name": "mlp", "width": 16, "depth": 1}, set_size=4, dim=32, sigma_data=0.1)
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.strategy.connect(model)
-    path = tmp_path / "other.ckpt"
-    trainer.save_checkpoint(path)
+    path = save_small_checkpoint(tmp_path / "other.ckpt", dim=32)
     with pytest.raises(DataError, match="model dim 32 does not match the catalog embeddings' 64"):
         retrievers.build({"name": "r4t_diffusion", "checkpoint": str(path)}, data=tiny_data)
 

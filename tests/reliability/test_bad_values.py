@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import warnings
 
-import lightning as L
 import pytest
 import torch
 import yaml
@@ -17,7 +16,7 @@ from r4t.errors import ConfigError, DataError
 from r4t.retrievers import retrievers
 from r4t.sections import checked_section, section_problems
 from r4t.stage_configs import RLConfig, SynthConfig
-from tests.reliability.helpers import CONF
+from tests.reliability.helpers import CONF, save_small_checkpoint
 
 
 @pytest.fixture(autouse=True)
@@ -80,16 +79,10 @@ def test_every_problem_is_reported_at_once():
 
 def test_a_checkpoint_from_another_catalog_is_refused(tiny_data, tmp_path):
     """Same dimension, other catalog: refused by the fingerprint the checkpoint records."""
-    from r4t.diffusion.module import SetDiffusion
-
-    model = SetDiffusion(backbone={"name": "mlp", "width": 16, "depth": 1}, set_size=4, dim=64, sigma_data=0.1)
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.strategy.connect(model)
-    path = tmp_path / "same.ckpt"
-    trainer.save_checkpoint(path)
-    ckpt = torch.load(path, weights_only=True)  # what a fit records (tests/retrievers: test_diffusion_retrievers_from_a_fit_checkpoint)
-    ckpt["r4t_data"] = {"catalog_fingerprint": tiny_data.catalog.fingerprint(), "embeddings": tiny_data.paths["embeddings"].name}
-    torch.save(ckpt, path)
+    # what a fit records (tests/retrievers: test_diffusion_retrievers_from_a_fit_checkpoint)
+    trained_on = {"catalog_fingerprint": tiny_data.catalog.fingerprint(), "embeddings": tiny_data.paths["embeddings"].name}
+    path = save_small_checkpoint(tmp_path / "same.ckpt", extra={"r4t_data": trained_on})
+    ckpt = torch.load(path, weights_only=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a checkpoint that says where it came from loads without a warning
         retrievers.build({"name": "r4t_diffusion", "checkpoint": str(path)}, data=tiny_data)

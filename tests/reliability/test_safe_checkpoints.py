@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import textwrap
 
-import lightning as L
 import pytest
 import torch
 
@@ -19,19 +18,13 @@ from r4t.diffusion.checkpoint import load_set_diffusion
 from r4t.diffusion.module import SetDiffusion
 from r4t.errors import ConfigError, DataError
 from r4t.retrievers import retrievers
-from tests.reliability.helpers import CONF
+from tests.reliability.helpers import CONF, save_small_checkpoint
 
 SMALL = {"name": "mlp", "width": 16, "depth": 1}
 
 
 def _save(model: SetDiffusion, path, **hparams_override) -> None:
-    trainer = L.Trainer(max_epochs=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.strategy.connect(model)
-    trainer.save_checkpoint(path)
-    if hparams_override:
-        ckpt = torch.load(path, weights_only=True)
-        ckpt["hyper_parameters"].update(hparams_override)
-        torch.save(ckpt, path)
+    save_small_checkpoint(path, model=model, **hparams_override)
 
 
 @pytest.fixture
