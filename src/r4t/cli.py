@@ -28,6 +28,8 @@ commands:
   rl         stage (i): warm-start the fan-out policy and train it with GRPO / Soft-GRPO (cached, resumable)
   synthesize stage (ii): the RL policy writes (query, set) webdataset shards (cached, resumable, --rank/--world_size)
   retrieve   print the set a retriever returns for a query
+  export     write a self-contained retriever artifact (weights as safetensors, items, faiss index)
+  serve      serve an exported retriever over HTTP with dynamic batching (LitServe; pip install "r4t[serve]")
   benchmark  set quality (with 95% CIs) and fan-out latency of every retriever -> registry/ records
   leaderboard  render registry/LEADERBOARD.md and plots from the records (--check validates them)
   list       list registered components: r4t list [KIND]
@@ -53,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _synthesize(rest)
         if command == "retrieve":
             return _retrieve(rest)
+        if command == "export":
+            return _export(rest)
+        if command == "serve":
+            return _serve(rest)
         if command == "list":
             return _list(rest)
         if command == "benchmark":
@@ -217,6 +223,64 @@ def _retrieve(rest: list[str]) -> int:
         for n, item_id in enumerate(items, 1):
             print(f"  {n:2d}. {item_id}  {data.catalog.item_texts[index[item_id]]}")
     return 0
+
+
+# ---------------------------------------------------------------------- export / serve
+def default_spec(name: str, cfg: dict[str, Any], data: Any) -> dict[str, Any]:
+    """A bare retriever name, completed from the run directory as the benchmark does it
+    (the newest checkpoint of r4t_diffusion / raw_diffusion, the RL-tuned policy for fanout_lm)."""
+    from r4t.bench.runner import RL_FANOUT_LABEL, default_entries
+
+    entries = [e for e in default_entries(cfg, data)[0] if e.spec["name"] == name and not e.latency_run_only]
+    if name == "fanout_lm":
+        entries = [e for e in entries if e.label == RL_FANOUT_LABEL] or entries
+    return dict(entries[0].spec) if entries else {"name": name}
+
+
+def _export(rest: list[str]) -> int:
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.retrievers import retrievers
+    from r4t.serving.artifact import export_retriever
+
+    parser = _stage_parser("r4t export", "Write a self-contained retriever artifact that `r4t serve` and r4t.load_retriever read.")
+    parser.add_argument("--retriever", required=True, help="registry name (r4t_diffusion, raw_diffusion and fanout_lm take the run "
+                        "dir's checkpoint / RL policy) or JSON spec")
+    parser.add_argument("-o", "--output", required=True, help="artifact folder to write (must not exist)")
+    parser.add_argument("-k", type=int, default=10, help="default set size the artifact serves (default 10)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact folder")
+    args = parser.parse_args(rest)
+    cfg = _stage_config(args)
+    spec = json_spec(args.retriever, "--retriever")
+    retrievers.get(spec if isinstance(spec, str) else str(spec.get("name")))  # an unknown name fails with the valid ones listed
+    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    if isinstance(spec, str):
+        spec = default_spec(spec, cfg, data)
+    problems = retrievers.validate(spec, "--retriever", provided=("data",))
+    if problems:
+        raise ConfigError(problems[0])
+    t0 = time.perf_counter()
+    out = export_retriever(data, spec, args.output, k=args.k, overwrite=args.overwrite)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"[r4t export] {spec['name']} -> {out} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s); serve it with `r4t serve {out}`")
+    return 0
+
+
+def _serve(rest: list[str]) -> int:
+    from r4t.serving.server import serve
+
+    parser = argparse.ArgumentParser(prog="r4t serve", description="Serve an exported retriever: POST /predict {\"query\": ..., \"k\": ...}.")
+    parser.add_argument("artifact", help="folder written by `r4t export`")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--max-batch-size", type=int, default=16, help="requests merged into one retrieve() call (default 16)")
+    parser.add_argument("--batch-timeout", type=float, default=0.005, help="seconds to wait for a batch to fill (default 0.005)")
+    parser.add_argument("--workers", type=int, default=1, help="model worker processes (each loads the artifact; default 1)")
+    parser.add_argument("--max-queries", type=int, default=64, help="queries one request may list (default 64)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait before a 504 (default 30)")
+    args = parser.parse_args(rest)
+    return serve(args.artifact, host=args.host, port=args.port, max_batch_size=args.max_batch_size, batch_timeout=args.batch_timeout,
+                 workers=args.workers, max_queries=args.max_queries, device=args.device, timeout=args.timeout)
 
 
 # ---------------------------------------------------------------------- benchmark

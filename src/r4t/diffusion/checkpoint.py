@@ -99,3 +99,69 @@ def load_set_diffusion(path: str | Path, map_location: str | torch.device = "cpu
     trained_on = ckpt.get("r4t_data")
     module.trained_on = trained_on if isinstance(trained_on, dict) else None  # checked against the data by the retriever
     return module.to(map_location)
+
+
+# ---------------------------------------------------------------------- exported denoisers
+DENOISER_CONFIG = "denoiser.json"
+DENOISER_WEIGHTS = "denoiser.safetensors"
+DENOISER_KEYS = ("backbone", "set_size", "dim", "sigma_data", "sigma_min", "sigma_max", "query_anchor")
+
+
+def is_denoiser_folder(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / DENOISER_CONFIG).exists()
+
+
+def save_denoiser_folder(denoiser: Any, config: dict[str, Any], folder: str | Path) -> Path:
+    """The serving half of a checkpoint: its sampling settings as JSON and the (EMA) weights as
+    safetensors, which hold tensors only, so loading them runs no code and unpickles nothing."""
+    import json
+
+    from safetensors.torch import save_file
+
+    missing = [k for k in DENOISER_KEYS if k not in config]
+    if missing:
+        raise ConfigError(f"denoiser config lacks {missing}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in denoiser.state_dict().items()}
+    save_file(state, str(folder / DENOISER_WEIGHTS))
+    (folder / DENOISER_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def load_denoiser_folder(folder: str | Path, map_location: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
+    """(SetDenoiser, config) from ``save_denoiser_folder``'s output: the backbone is resolved
+    through the registry's trusted path and the weights must match its shapes exactly."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from r4t.diffusion.denoiser import SetDenoiser
+
+    folder = Path(folder)
+    where = str(folder / DENOISER_CONFIG)
+    try:
+        config = json.loads((folder / DENOISER_CONFIG).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{where}: not a readable denoiser config ({exc})") from None
+    if not isinstance(config, dict) or any(k not in config for k in DENOISER_KEYS):
+        raise DataError(f"{where}: a denoiser config needs {list(DENOISER_KEYS)}")
+    factory, kwargs = backbones.resolve_trusted(config["backbone"], where=f"{where}: backbone")
+    for key in set(config) - {"backbone"}:
+        _require_plain(config[key], f"{where}: {key}")
+    dim, set_size = config["dim"], config["set_size"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (dim, set_size)):
+        raise DataError(f"{where}: dim and set_size must be positive integers, got {dim!r} and {set_size!r}")
+    net = factory(**{**kwargs, "dim": dim, "set_size": set_size})
+    denoiser = SetDenoiser(net, float(config["sigma_data"]), float(config["query_anchor"]))
+    try:
+        state = load_file(str(folder / DENOISER_WEIGHTS), device="cpu")
+    except (OSError, SafetensorError) as exc:
+        raise DataError(f"{folder / DENOISER_WEIGHTS}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
+    try:
+        denoiser.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise DataError(f"{folder / DENOISER_WEIGHTS}: weights do not match {where} ({str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc})") from None
+    return denoiser.to(map_location).eval(), config

@@ -98,3 +98,28 @@ def load_policy(
         where = "folder" if Path(model).exists() else "model id (offline? set a local path)"
         raise ConfigError(f"cannot load policy {model!r} ({where}): {exc}") from None
     return FanoutPolicy(lm, tok, prompt_style, domain, k, generation)
+
+
+# Files a policy folder may carry into an exported artifact: configs, tokenizers, safetensors.
+SAFE_POLICY_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".jinja", ".tiktoken")
+UNSAFE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def copy_policy_folder(source: str | Path, target: str | Path) -> Path:
+    """Copy a saved policy's safe files; a policy whose weights are only pickles (``.bin``)
+    is refused, because an artifact must load without unpickling anything."""
+    import shutil
+
+    source, target = Path(source), Path(target)
+    if not source.is_dir():
+        raise ConfigError(f"policy {str(source)!r} is not a local folder; export needs the saved policy's files")
+    files = sorted(p for p in source.iterdir() if p.is_file())
+    if not any(p.suffix == ".safetensors" for p in files):
+        pickled = [p.name for p in files if p.suffix in UNSAFE_WEIGHT_SUFFIXES]
+        raise ConfigError(f"policy {str(source)!r} has no safetensors weights"
+                          + (f" (only {pickled}); re-save it with save_pretrained(safe_serialization=True)" if pickled else ""))
+    target.mkdir(parents=True, exist_ok=True)
+    for p in files:
+        if p.suffix in SAFE_POLICY_SUFFIXES:
+            shutil.copy2(p, target / p.name)
+    return target

@@ -10,6 +10,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -60,6 +61,14 @@ class Retriever(ABC):
     def __init__(self, data: PreparedData) -> None:
         self.data = data
         self.stage = StageTimer()
+
+    def export_files(self, folder: Path) -> dict[str, str]:
+        """Write what this retriever loads from disk into ``folder`` (an artifact being exported)
+        and return ``{argument: path relative to folder}``; ``r4t.load_retriever`` passes those
+        paths back. Retrievers built from the prepared data and plain settings need nothing,
+        which is the default; a plugin that reads a file overrides this (``r4t export`` refuses
+        a spec whose argument names a file that no override copied)."""
+        return {}
 
     def clear_caches(self) -> None:
         """Drop memoised work (e.g. sub-query embeddings) so a timed call pays full price."""

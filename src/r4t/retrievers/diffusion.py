@@ -21,6 +21,7 @@ Defaults, both chosen from measured tables (benchmarks/results/):
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -44,7 +45,8 @@ def check_trained_on(trained_on: dict[str, Any] | None, data: PreparedData, chec
         warnings.warn(f"{checkpoint}: the checkpoint does not say which catalog it was trained on (written before r4t "
                       "recorded it); it is not verified against this one", stacklevel=3)
         return
-    fingerprint = data.catalog.fingerprint()
+    # An exported artifact holds the items only; it records the fingerprint of the catalog it came from.
+    fingerprint = data.catalog.meta.get("source_fingerprint") or data.catalog.fingerprint()
     if trained_on.get("catalog_fingerprint") != fingerprint:
         raise DataError(f"{checkpoint}: trained on catalog {trained_on.get('catalog_fingerprint')!r}, but this config's catalog "
                         f"{data.catalog.name!r} is {fingerprint!r}")
@@ -58,16 +60,31 @@ class DiffusionRetriever(Retriever):
     def __init__(self, data: PreparedData, checkpoint: str, sampler: Any = None, guidance: float = 0.0,
                  use_ema: bool = True, device: str = "cpu", seed: int = 0) -> None:
         super().__init__(data)
-        from r4t.diffusion.checkpoint import load_set_diffusion
+        from r4t.diffusion.checkpoint import is_denoiser_folder, load_denoiser_folder, load_set_diffusion
 
-        module = load_set_diffusion(checkpoint, map_location=device)  # registered components only; never unpickles
-        if module.denoiser is None:
-            raise DataError(f"{checkpoint}: checkpoint has no trained denoiser")
-        if module.hparams.dim != data.item_emb.shape[1]:
-            raise DataError(f"{checkpoint}: model dim {module.hparams.dim} does not match the catalog embeddings' {data.item_emb.shape[1]}")
-        check_trained_on(module.trained_on, data, checkpoint)
-        self._setup(module.ema if use_ema else module.denoiser, int(module.hparams.set_size), sampler,
-                    module.hparams.sigma_min, module.hparams.sigma_max, guidance, device, seed)
+        if is_denoiser_folder(checkpoint):  # an exported artifact's denoiser: safetensors + JSON
+            denoiser, config = load_denoiser_folder(checkpoint, map_location=device)
+            trained_on = config.get("trained_on")
+        else:
+            module = load_set_diffusion(checkpoint, map_location=device)  # registered components only; never unpickles
+            if module.denoiser is None:
+                raise DataError(f"{checkpoint}: checkpoint has no trained denoiser")
+            hp = module.hparams
+            denoiser, trained_on = (module.ema if use_ema else module.denoiser), module.trained_on
+            config = {"backbone": hp.backbone, "set_size": int(hp.set_size), "dim": int(hp.dim), "sigma_data": float(hp.sigma_data),
+                      "sigma_min": float(hp.sigma_min), "sigma_max": float(hp.sigma_max), "query_anchor": float(hp.query_anchor)}
+        if config["dim"] != data.item_emb.shape[1]:
+            raise DataError(f"{checkpoint}: model dim {config['dim']} does not match the catalog embeddings' {data.item_emb.shape[1]}")
+        check_trained_on(trained_on, data, checkpoint)
+        self.model_config = {**config, "trained_on": trained_on}
+        self._setup(denoiser, int(config["set_size"]), sampler, config["sigma_min"], config["sigma_max"], guidance, device, seed)
+
+    def export_files(self, folder: Path) -> dict[str, str]:
+        """The denoiser this retriever samples with (EMA or raw, as built), as safetensors."""
+        from r4t.diffusion.checkpoint import save_denoiser_folder
+
+        save_denoiser_folder(self.denoiser, self.model_config, folder / "denoiser")
+        return {"checkpoint": "denoiser"}
 
     def _setup(self, denoiser: SetDenoiser, set_size: int, sampler: Any, sigma_min: float, sigma_max: float,
                guidance: float, device: str, seed: int) -> None:

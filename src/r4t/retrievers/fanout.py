@@ -63,6 +63,7 @@ class FanoutLM(Retriever):
         if fallback not in FALLBACKS:
             raise ConfigError(f"fanout_lm fallback must be one of {FALLBACKS}, got {fallback!r}")
         self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain, prompt_style)
+        self.policy_dir = Path(policy)
         self.greedy, self.seed, self.fallback = greedy, seed, fallback
         self.parse_failures = 0
         self.parsed_log: list[bool] = []  # one flag per query fanned out, in call order (the benchmark reads it)
@@ -71,6 +72,13 @@ class FanoutLM(Retriever):
         # Sub-query embeddings go through the grounder's cache: best_of_n has already
         # embedded the winning sub-queries while scoring, and queries repeat across calls.
         self.grounder = FanoutGrounder(data, max_queries=subqueries)
+
+    def export_files(self, folder: Path) -> dict[str, str]:
+        """The policy folder (config, tokenizer, safetensors weights) as ``policy/``."""
+        from r4t.fanout.policy import copy_policy_folder
+
+        copy_policy_folder(self.policy_dir, folder / "policy")
+        return {"policy": "policy"}
 
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         raise ConfigError("fanout_lm needs the query texts: call retrieve() or retrieve_indices_for()")
