@@ -24,6 +24,8 @@ commands:
   validate   validate a checkpoint (LightningCLI)
   test       test a checkpoint (LightningCLI)
   predict    predict with a checkpoint (LightningCLI)
+  init       write a config for your own catalog: r4t init --items ITEMS --collections COLLECTIONS -o CONFIG
+  catalog    r4t catalog validate -c CONFIG: load and check the catalog, print a summary (exit 2 on problems)
   data       build the catalog, embeddings and faiss indexes for a config (cached)
   rl         stage (i): warm-start the fan-out policy and train it with GRPO / Soft-GRPO (cached, resumable)
   synthesize stage (ii): the RL policy writes (query, set) webdataset shards (cached, resumable, --rank/--world_size)
@@ -49,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lightning(command, rest)
         if command == "data":
             return _data(rest)
+        if command == "catalog":
+            return _catalog(rest)
+        if command == "init":
+            return _init(rest)
         if command == "rl":
             return _rl(rest)
         if command == "synthesize":
@@ -155,6 +161,67 @@ def _data(rest: list[str]) -> int:
     return 0
 
 
+def _catalog(rest: list[str]) -> int:
+    from r4t.data.files import ImportReport, files, load_files, summarise
+    from r4t.data.sources import catalogs
+    from r4t.errors import DataError
+
+    parser = argparse.ArgumentParser(prog="r4t catalog", description="Check a config's catalog without building anything else.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    validate = sub.add_parser("validate", help="load the catalog, print a summary, exit 2 with one line per problem")
+    validate.add_argument("-c", "--config", required=True)
+    args = parser.parse_args(rest)
+    cfg = _stage_config(argparse.Namespace(config=args.config, run_dir=None))
+    factory, kwargs = catalogs.resolve(cfg["catalog"])
+    if factory is files:
+        cat, report = load_files(**kwargs)
+    else:
+        report = ImportReport()
+        try:
+            cat = catalogs.build(cfg["catalog"]).validate(f"catalog {cfg['catalog']!r}")
+        except DataError as exc:
+            report.problems.append(str(exc))
+            cat = None
+    if cat is not None:
+        for line in summarise(cat, report):
+            print(f"[r4t catalog] {line}")
+    for problem in report.problems:
+        print(f"r4t catalog validate: problem: {problem}", file=sys.stderr)
+    if report.problems:
+        print(f"[r4t catalog] {len(report.problems)} problem(s); nothing was built", file=sys.stderr)
+        return 2
+    print("[r4t catalog] ok")
+    return 0
+
+
+def _init(rest: list[str]) -> int:
+    from pathlib import Path
+
+    from r4t.data.files import load_files
+    from r4t.config_template import config_for
+
+    parser = argparse.ArgumentParser(prog="r4t init", description="Write a config for your own catalog, with defaults sized to it.")
+    parser.add_argument("--items", required=True, help="items file: JSONL, JSON, CSV, TSV or Parquet with id, text, attribute columns")
+    parser.add_argument("--collections", required=True, help="collections file: JSONL or JSON records {id, title, items: [item ids]}")
+    parser.add_argument("--queries", help="optional queries file {id, text, split?, reference?}; default: the collection titles")
+    parser.add_argument("--name", help="catalog name (default: the items file's name)")
+    parser.add_argument("--domain", default="items", help="a word for what the items are (tracks, products, articles)")
+    parser.add_argument("-o", "--output", required=True, help="config file to write (must not exist)")
+    args = parser.parse_args(rest)
+    out = Path(args.output)
+    if out.exists():
+        raise ConfigError(f"{out} already exists; choose another -o")
+    cat, report = load_files(args.items, args.collections, args.queries, domain=args.domain, catalog_name=args.name)
+    if report.problems:
+        for problem in report.problems:
+            print(f"r4t init: problem: {problem}", file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(config_for(cat, {"items": args.items, "collections": args.collections, "queries": args.queries}))
+    print(f"[r4t init] wrote {out} for {len(cat)} items and {len(cat.collections)} collections; next: r4t catalog validate -c {out}")
+    return 0
+
+
 # ---------------------------------------------------------------------- rl
 def _rl(rest: list[str]) -> int:
     from r4t.data.prepare import DataConfig, prepare_data
@@ -231,10 +298,16 @@ def default_spec(name: str, cfg: dict[str, Any], data: Any) -> dict[str, Any]:
     (the newest checkpoint of r4t_diffusion / raw_diffusion, the RL-tuned policy for fanout_lm)."""
     from r4t.bench.runner import RL_FANOUT_LABEL, default_entries
 
-    entries = [e for e in default_entries(cfg, data)[0] if e.spec["name"] == name and not e.latency_run_only]
-    if name == "fanout_lm":
-        entries = [e for e in entries if e.label == RL_FANOUT_LABEL] or entries
-    return dict(entries[0].spec) if entries else {"name": name}
+    found, missing = default_entries(cfg, data)
+    entries = [e for e in found if e.spec["name"] == name and not e.latency_run_only]
+    if name == "fanout_lm":  # the RL-tuned policy, never the warm-start one in its place
+        entries = [e for e in entries if e.label == RL_FANOUT_LABEL]
+    if entries:
+        return dict(entries[0].spec)
+    why = next((line for line in missing if line.startswith("fanout_lm (RL-tuned)" if name == "fanout_lm" else name)), None)
+    if why and name in ("r4t_diffusion", "raw_diffusion", "fanout_lm", "best_of_n"):
+        raise ConfigError(f"--retriever {name}: {why.split(': ', 1)[-1]} (or give a JSON spec naming the file)")
+    return {"name": name}
 
 
 def _export(rest: list[str]) -> int:

@@ -194,3 +194,18 @@ def test_plugins_export_their_files_through_export_files(tiny_data, tmp_path, mo
     order.unlink()
     ids = tiny_data.catalog.item_ids
     assert load_retriever(out).retrieve(queries(tiny_data, 1), 3) == [[ids[30], ids[29], ids[28]]]
+
+
+def test_cli_export_names_what_is_missing(tmp_path, monkeypatch, capsys):
+    from r4t.cli import main
+    from tests.conftest import TINY_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "-c", str(TINY_CONFIG), "--retriever", "r4t_diffusion", "-o", "art"]) == 2
+    assert "no checkpoint under runs/tiny/diffusion; run `r4t fit" in capsys.readouterr().err
+    assert main(["export", "-c", str(TINY_CONFIG), "--retriever", "fanout_lm", "-o", "art"]) == 2
+    assert "no policy at" in capsys.readouterr().err  # never the warm-start policy in the RL-tuned one's place
+    assert main(["export", "-c", str(TINY_CONFIG), "--retriever", "dense_topkk", "-o", "art"]) == 2
+    assert "Did you mean 'dense_topk'" in capsys.readouterr().err
+    assert main(["export", "-c", str(TINY_CONFIG), "--retriever", '{"name": "mmr", "lambda_": 0.2}', "-o", "art", "-k", "5"]) == 0
+    assert load_retriever(tmp_path / "art").manifest["retriever"] == {"name": "mmr", "lambda_": 0.2}
