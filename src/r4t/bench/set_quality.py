@@ -109,7 +109,7 @@ class SetEvaluator:
         }
         if query.interpretations:
             out["coverage"] = F.coverage(x, self._targets(query)).item()
-        if self.judge is not None and query.intent:
+        if self.judge is not None and query.intent and query.facet and query.interpretations:  # what the judge needs
             s = self.judge.score(query, items)
             out["judge_alignment"], out["judge_diversity"] = 20 * s.alignment, 20 * s.diversity
             out["judge_mean"] = 10 * (s.alignment + s.diversity)  # the leaderboard's headline: mean of the two

@@ -22,5 +22,6 @@ def saved(path: str) -> Catalog:
 
 
 # Real-data loaders register themselves in their modules; import them explicitly here.
+from r4t.data import files as _files  # noqa: E402,F401
 from r4t.data import mpd as _mpd  # noqa: E402,F401
 from r4t.data import polyvore as _polyvore  # noqa: E402,F401

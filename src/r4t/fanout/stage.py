@@ -47,7 +47,7 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
     warm-started on curated (query -> sub-queries) pairs when ``warmstart.steps`` > 0."""
     from r4t.fanout.sft import supervised_warmstart
     from r4t.fanout.tiny_lm import build_tiny_lm, save_policy, train_word_tokenizer
-    from r4t.fanout.warmstart import training_vocabulary, warmstart_pairs
+    from r4t.fanout.warmstart import has_themes, nearest_collections, training_vocabulary, warmstart_pairs
 
     gen = GenerationSettings(max_new_tokens=cfg.max_new_tokens)
     ws = dict(cfg.warmstart)
@@ -60,7 +60,9 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
         _log(f"warm-start policy: reusing {folder}")
         return load_policy(str(folder), cfg.prompt_style, data.catalog.domain, cfg.k, generation=gen), folder
     catalog = data.catalog
-    pairs = warmstart_pairs(catalog, catalog.queries_for(split="train"), k=cfg.k)
+    train_queries = catalog.queries_for(split="train")
+    nearest = None if has_themes(catalog) else nearest_collections(catalog, data.query_emb, data.collection_title_emb, train_queries)
+    pairs = warmstart_pairs(catalog, train_queries, k=cfg.k, nearest=nearest)
     if not pairs:
         raise ConfigError(f"catalog {catalog.name!r} yields no warm-start pairs (no training queries with matching collections)")
     t0 = time.perf_counter()
@@ -79,7 +81,12 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
 
 def warm_start_dir(data: PreparedData, cfg: PolicyConfig, cache: Path) -> Path:
     """Where the warm-started policy for this config lives (whether or not it exists yet)."""
-    return cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
+    from r4t.fanout.warmstart import has_themes
+
+    if has_themes(data.catalog):
+        return cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
+    # Without themes the pairs come from the nearest collection titles, i.e. from the vectors too.
+    return cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg), "nearest-title-pairs", data.vectors_id)
 
 
 def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None,

@@ -10,7 +10,9 @@ set reward from there.
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from r4t.catalog.catalog import Catalog, Query
 from r4t.fanout.parsing import format_subqueries
@@ -24,6 +26,14 @@ PHRASE_ATTRIBUTES = {
 
 
 def item_phrase(catalog: Catalog, index: int, rng: random.Random, max_words: int = 6) -> str:
+    """A short sub-query for one item: ``catalog.meta["phrase_template"]`` over its attribute
+    columns (and ``{text}``) when the catalog has one, the built-in domains' attribute order,
+    or else the first words of its text (any domain)."""
+    template = catalog.meta.get("phrase_template")
+    if template:
+        values = {**catalog.item_attributes(index), "text": catalog.item_texts[index]}
+        phrase = " ".join(template.format_map(values).split())
+        return phrase or " ".join(catalog.item_texts[index].split()[:max_words])
     attrs = PHRASE_ATTRIBUTES.get(catalog.domain)
     if attrs and all(a in catalog.attributes for a in attrs):
         chosen = [a for a in attrs if rng.random() < 0.8] or [attrs[2]]
@@ -31,17 +41,41 @@ def item_phrase(catalog: Catalog, index: int, rng: random.Random, max_words: int
     return " ".join(catalog.item_texts[index].split()[:max_words])
 
 
-def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per_query: int = 4, seed: int = 0) -> list[tuple[str, str]]:
-    """(prompt, completion) pairs from the training collections; a query with no matching
-    collection is skipped."""
+def has_themes(catalog: Catalog) -> bool:
+    """Generated catalogs record the intent each collection was curated for; real data does not."""
+    return any(c.theme for c in catalog.collections)
+
+
+def nearest_collections(catalog: Catalog, query_emb: np.ndarray, title_emb: np.ndarray, queries: Sequence[Query],
+                        per_query: int = 4) -> dict[str, list[int]]:
+    """qid -> the ``per_query`` training collections whose titles are nearest to the query
+    (a collection titled exactly like the query first): the answers for catalogs without themes."""
+    train = [n for n, c in enumerate(catalog.collections) if c.split == "train"]
+    if not train:
+        return {}
+    row_of = {q.qid: n for n, q in enumerate(catalog.queries)}
+    rows = np.asarray([row_of[q.qid] for q in queries], dtype=int)
+    sims = query_emb[rows] @ title_emb[train].T
+    top = np.argsort(-sims, axis=1, kind="stable")[:, :per_query]
+    return {q.qid: [train[j] for j in order] for q, order in zip(queries, top)}
+
+
+def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per_query: int = 4, seed: int = 0,
+                    nearest: Mapping[str, list[int]] | None = None) -> list[tuple[str, str]]:
+    """(prompt, completion) pairs from the training collections. A query's answers are the
+    collections curated for its intent (generated catalogs) or, given ``nearest``, the
+    collections nearest to it (``nearest_collections``: every training query gets pairs);
+    a query with neither is skipped."""
     rng = random.Random(seed)
     by_theme: dict[str, list[int]] = {}
     for n, c in enumerate(catalog.collections):
-        if c.split == "train":  # a held-out intent's curated sets never become training pairs
+        if c.split == "train" and c.theme:  # a held-out intent's curated sets never become training pairs
             by_theme.setdefault(repr(sorted(c.theme.items())), []).append(n)
     pairs = []
     for q in queries:
-        cols = by_theme.get(repr(sorted(q.intent.items())), [])
+        cols = by_theme.get(repr(sorted(q.intent.items())), []) if q.intent else []
+        if not cols and nearest is not None:
+            cols = [n for n in nearest.get(q.qid, []) if catalog.collections[n].split == "train"]
         if not cols and q.reference:
             members_options = [list(q.reference)]
         else:
