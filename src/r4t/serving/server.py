@@ -120,3 +120,41 @@ def serve(artifact: str, host: str = "127.0.0.1", port: int = 8000, max_batch_si
           f"{workers} worker(s))", flush=True)
     server.run(host=host, port=port, num_api_servers=1, generate_client_file=False, log_level="warning")
     return 0
+
+
+def serve_parser() -> "argparse.ArgumentParser":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="r4t serve", description='Serve an exported retriever: POST /predict {"query": ..., "k": ...}.')
+    parser.add_argument("artifact", help="folder written by `r4t export`")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--max-batch-size", type=int, default=16, help="requests merged into one retrieve() call (default 16)")
+    parser.add_argument("--batch-timeout", type=float, default=0.005, help="seconds to wait for a batch to fill (default 0.005)")
+    parser.add_argument("--workers", type=int, default=1, help="model worker processes (each loads the artifact; default 1)")
+    parser.add_argument("--max-queries", type=int, default=64, help="queries one request may list (default 64)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait before a 504 (default 30)")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """The server process ``r4t serve`` supervises: one-line errors, exit code 2."""
+    import sys
+
+    from r4t.errors import R4TError
+
+    args = serve_parser().parse_args(argv)
+    try:
+        return serve(args.artifact, host=args.host, port=args.port, max_batch_size=args.max_batch_size,
+                     batch_timeout=args.batch_timeout, workers=args.workers, max_queries=args.max_queries, device=args.device,
+                     timeout=args.timeout)
+    except R4TError as exc:
+        print(f"r4t serve: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
