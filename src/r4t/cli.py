@@ -138,6 +138,12 @@ def _stage_config(args: argparse.Namespace, validate: bool = True) -> dict[str, 
     return cfg
 
 
+def config_set_size(cfg: dict[str, Any]) -> int:
+    """The set size a config trains for (``model.set_size``), the default k of the commands that serve sets."""
+    size = (cfg.get("model") or {}).get("set_size", 10)
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else 10
+
+
 def json_spec(text: str, flag: str) -> Any:
     """A registry name, or a JSON object spec; malformed JSON fails in one line naming the flag."""
     if not text.lstrip().startswith("{"):
@@ -319,7 +325,7 @@ def _export(rest: list[str]) -> int:
     parser.add_argument("--retriever", required=True, help="registry name (r4t_diffusion, raw_diffusion and fanout_lm take the run "
                         "dir's checkpoint / RL policy) or JSON spec")
     parser.add_argument("-o", "--output", required=True, help="artifact folder to write (must not exist)")
-    parser.add_argument("-k", type=int, default=10, help="default set size the artifact serves (default 10)")
+    parser.add_argument("-k", type=int, default=None, help="default set size the artifact serves (default: the config's model.set_size, else 10)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact folder")
     args = parser.parse_args(rest)
     cfg = _stage_config(args)
@@ -332,7 +338,7 @@ def _export(rest: list[str]) -> int:
     if problems:
         raise ConfigError(problems[0])
     t0 = time.perf_counter()
-    out = export_retriever(data, spec, args.output, k=args.k, overwrite=args.overwrite)
+    out = export_retriever(data, spec, args.output, k=args.k if args.k is not None else config_set_size(cfg), overwrite=args.overwrite)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"[r4t export] {spec['name']} -> {out} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s); serve it with `r4t serve {out}`")
     return 0
@@ -372,7 +378,7 @@ def _benchmark(rest: list[str]) -> int:
     parser.add_argument("--registry", default="registry", help="where records go (default registry/)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--max-queries", type=int, help="cap the queries per kind (quick runs)")
-    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("-k", type=int, default=None, help="set size (default: the config's model.set_size, else 10)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per batch size (at most)")
     parser.add_argument("--min-repeats", type=int, default=3)
@@ -399,7 +405,7 @@ def _benchmark(rest: list[str]) -> int:
     for line in missing:
         print(f"[r4t benchmark] skipping {line}")
     protocol = LatencyProtocol(batch_sizes=args.batch_sizes, warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
-                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=args.k)
+                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=args.k if args.k is not None else config_set_size(cfg))
     role = args.role_attribute or ("category" if data.catalog.domain == "fashion" else "facet")
     t0 = time.perf_counter()
     paths = run_benchmark(cfg, data, entries, protocol, registry=args.registry, split=args.split, device=args.device,

@@ -187,6 +187,10 @@ def render_markdown(by_catalog: dict[str, list[dict[str, Any]]], plots: dict[str
                            "sampling), without the grounding search. Bold: best in column. Each record names its machine.", ""]
     for catalog, rows in by_catalog.items():
         lines += [f"## {catalog}", ""]
+        scored = [r for r in rows if (r.get("quality") or {}).get("open")]
+        if scored and not any(_metric(r, "open", JUDGE_KEY) for r in rows):
+            lines += ["Judge: **unavailable** for this catalog (its queries carry no intents, or its items no attributes); "
+                      "rows are ordered by the embedding metrics below, with the composite a proxy.", ""]
         lines += _table(rows)
         lines.append("")
         if speedups := speedup_lines(rows):

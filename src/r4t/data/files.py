@@ -125,6 +125,12 @@ def split_by_text(texts: Iterable[str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- the loader
+def default_name(items: str | Path) -> str:
+    """The items file's name, or its folder's when the file is just called items/data/catalog."""
+    p = Path(items)
+    return p.resolve().parent.name if p.stem.lower() in ("items", "data", "catalog", "products") else p.stem
+
+
 def load_files(items: str, collections: str | None = None, queries: str | None = None, domain: str = "items",
                catalog_name: str | None = None, id_column: str = "id", text_column: str = "text",
                phrase_template: str | None = None) -> tuple[Catalog, ImportReport]:
@@ -157,6 +163,10 @@ def load_files(items: str, collections: str | None = None, queries: str | None =
         extra.append({k: v for k, v in row.items() if k not in (id_column, text_column)})
     if not ids and not report.problems:
         report.problems.append(f"{Path(items).name}: no items")
+    shared = len(texts) - len({normalised(t) for t in texts})
+    if shared:
+        report.notes.append(f"items: {shared} share their text with another item (kept: they are separate ids, but the "
+                            "encoder cannot tell them apart)")
     columns = sorted({k for e in extra for k in e})
     attributes = {c: [_as_text(e.get(c)) for e in extra] for c in columns}
     for c in columns:
@@ -180,7 +190,7 @@ def load_files(items: str, collections: str | None = None, queries: str | None =
         split = {normalised(q.text): q.split for q in query_list}
     # A collection goes with the query that shares its title (a held-out query's curated sets are never trained on).
     final = [Collection(cid=c.cid, title=c.title, items=c.items, split=split.get(normalised(c.title), "train")) for c in raw_collections]
-    cat = Catalog(name=catalog_name or Path(items).stem, domain=domain, item_ids=ids, item_texts=texts, attributes=attributes,
+    cat = Catalog(name=catalog_name or default_name(items), domain=domain, item_ids=ids, item_texts=texts, attributes=attributes,
                   collections=final, queries=query_list,
                   meta={"import_report": report.as_dict(), **({"phrase_template": phrase_template} if phrase_template else {})})
     if phrase_template:
