@@ -125,16 +125,26 @@ class HashingEmbedder(Embedder):
     def _encode_raw(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.native_dim), dtype=np.float32)
         salt = str(self.seed).encode()
+        cache: dict[str, tuple[int, float]] = {}  # feature -> (column, sign): words repeat across texts
+        rows: list[int] = []
+        cols: list[int] = []
+        signs: list[float] = []
         for row, text in enumerate(texts):
             tokens = _TOKEN.findall(text.lower())
             feats = tokens + ([f"{a} {b}" for a, b in zip(tokens, tokens[1:])] if self.bigrams else [])
             if not feats:
                 raise DataError(f"hashing embedder: text {text!r} has no word tokens")
             for f in feats:
-                h = zlib.crc32(salt + f.encode())
-                out[row, h % self.native_dim] += 1.0 if (h >> 31) & 1 else -1.0
-            if not out[row].any():  # hash collisions cancelled everything out
-                out[row, zlib.crc32(text.encode()) % self.native_dim] = 1.0
+                hit = cache.get(f)
+                if hit is None:
+                    h = zlib.crc32(salt + f.encode())
+                    hit = cache[f] = (h % self.native_dim, 1.0 if (h >> 31) & 1 else -1.0)
+                rows.append(row)
+                cols.append(hit[0])
+                signs.append(hit[1])
+        np.add.at(out, (np.asarray(rows), np.asarray(cols)), np.asarray(signs, dtype=np.float32))  # sums of +-1: exact
+        for row in np.flatnonzero(~out.any(axis=1)):  # hash collisions cancelled everything out
+            out[row, zlib.crc32(texts[row].encode()) % self.native_dim] = 1.0
         return out
 
 

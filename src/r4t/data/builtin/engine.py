@@ -53,12 +53,22 @@ class ItemPool:
     def __init__(self, attributes: dict[str, list[str]]) -> None:
         self.values = attributes
         self.n = len(next(iter(attributes.values())))
-        self._arrays = {a: np.asarray(v, dtype=object) for a, v in attributes.items()}
+        # Integer codes per attribute: a match is one table lookup per item (np.isin on object
+        # arrays sorted Python strings: most of the time of a million-item catalog).
+        self._vocab: dict[str, dict[str, int]] = {}
+        self._codes: dict[str, np.ndarray] = {}
+        for a, v in attributes.items():
+            vocab: dict[str, int] = {}
+            self._codes[a] = np.fromiter((vocab.setdefault(x, len(vocab)) for x in v), dtype=np.int32, count=len(v))
+            self._vocab[a] = vocab
 
     def match(self, intent: Intent) -> np.ndarray:
         mask = np.ones(self.n, dtype=bool)
         for attr, allowed in intent.items():
-            mask &= np.isin(self._arrays[attr], list(allowed))
+            vocab = self._vocab[attr]
+            table = np.zeros(len(vocab), dtype=bool)
+            table[[vocab[x] for x in allowed if x in vocab]] = True
+            mask &= table[self._codes[attr]]
         return np.flatnonzero(mask)
 
     def by_value(self, indices: Sequence[int], attr: str) -> dict[str, list[int]]:
