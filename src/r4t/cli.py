@@ -185,6 +185,7 @@ def _catalog(rest: list[str]) -> int:
         report = ImportReport()
         try:
             cat = catalogs.build(cfg["catalog"]).validate(f"catalog {cfg['catalog']!r}")
+            report.notes += list((cat.meta.get("import_report") or {}).get("notes") or [])
         except DataError as exc:
             report.problems.append(str(exc))
             cat = None

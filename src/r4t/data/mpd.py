@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from r4t.catalog.catalog import Catalog, Collection, Query
-from r4t.data.records import field, hash_split, nonempty_list, read_json
+from r4t.data.records import ChangeCounts, field, hash_split, nonempty_list, read_json
 from r4t.data.sources import catalogs
 from r4t.errors import DataError
 
@@ -34,6 +34,8 @@ def mpd(path: str, max_slices: int | None = None) -> Catalog:
     index: dict[str, int] = {}
     ids, texts, artists, albums = [], [], [], []
     collections, queries = [], []
+    changes = ChangeCounts()
+    sources: list[tuple[object, object]] = []  # (track_name, artist_name) each URI was first seen with
     for file in files:
         data = read_json(file)
         for n, pl in enumerate(field(data, "playlists", list, str(file))):
@@ -52,15 +54,24 @@ def mpd(path: str, max_slices: int | None = None) -> Catalog:
                     texts.append(f"{track} by {artist}" + (f", from {album}" if album else ""))
                     artists.append(artist)
                     albums.append(album)
+                elif (tr.get("track_name"), tr.get("artist_name")) != sources[index[uri]]:
+                    changes.add("track URIs appeared again under another track or artist name (the first is kept)")
+                if len(sources) < len(ids):
+                    sources.append((tr.get("track_name"), tr.get("artist_name")))
                 members.append(index[uri])
             cid = f"mpd-{pid}"
             # Split by the normalised name, so equal names never straddle splits; the
             # playlist goes with its query (a held-out name's playlist is never trained on).
             split = hash_split(name.strip().lower() or cid)
-            collections.append(Collection(cid=cid, title=name.strip() or cid, items=list(dict.fromkeys(members)), split=split))
+            unique = list(dict.fromkeys(members))
+            changes.add("repeated tracks within a playlist were dropped", len(members) - len(unique))
+            if not name.strip():
+                changes.add("playlists had no name: titled by their id, and no query made from them")
+            collections.append(Collection(cid=cid, title=name.strip() or cid, items=unique, split=split))
             if name.strip():
                 queries.append(Query(qid=cid, text=name.strip(), split=split, kind="open"))
     return Catalog(
         name="mpd", domain="music", item_ids=ids, item_texts=texts,
         attributes={"artist": artists, "album": albums}, collections=collections, queries=queries,
+        meta={"import_report": changes.report()},
     ).validate("mpd")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from r4t.catalog.catalog import Catalog, Collection, Query
-from r4t.data.records import field, nonempty_list, read_json
+from r4t.data.records import ChangeCounts, field, nonempty_list, read_json
 from r4t.data.sources import catalogs
 from r4t.errors import ConfigError, DataError
 
@@ -40,19 +40,28 @@ class _Builder:
         self.categories: list[str] = []
         self.collections: list[Collection] = []
         self.queries: list[Query] = []
+        self.changes = ChangeCounts()
 
     def item(self, item_id: str, text: str, category: str) -> int:
         if item_id not in self.index:
             self.index[item_id] = len(self.ids)
             self.ids.append(item_id)
+            if not text.strip():
+                self.changes.add("items had no text and are described by their id")
             self.texts.append(text.strip() or item_id)
             self.categories.append(category)
+        elif (text.strip() or item_id) != self.texts[self.index[item_id]]:
+            self.changes.add("item ids appeared again with another text (the first text is kept)")
         return self.index[item_id]
 
     def outfit(self, set_id: str, title: str, members: list[int], split: str) -> None:
-        members = list(dict.fromkeys(members))
+        unique = list(dict.fromkeys(members))
+        self.changes.add("repeated items within an outfit were dropped", len(members) - len(unique))
+        members = unique
         cid = f"{self.name}-{set_id}"
-        self.collections.append(Collection(cid=cid, title=title or set_id, items=members, split=split))
+        if not title.strip():
+            self.changes.add("outfits had no title: titled by their id, and no query made from them")
+        self.collections.append(Collection(cid=cid, title=title.strip() or set_id, items=members, split=split))
         if title.strip():
             self.queries.append(Query(
                 qid=cid, text=title.strip(), split=split, kind=self.kind,
@@ -63,6 +72,7 @@ class _Builder:
         return Catalog(
             name=self.name, domain="fashion", item_ids=self.ids, item_texts=self.texts,
             attributes={"category": self.categories}, collections=self.collections, queries=self.queries,
+            meta={"import_report": self.changes.report()},
         ).validate(self.name)
 
 

@@ -109,6 +109,9 @@ def load_or_build_catalog(spec: Any, cache: Path, quiet: bool = False) -> tuple[
     catalog.save(folder)
     _log(f"catalog: built {catalog.name} ({len(catalog)} items, {len(catalog.collections)} collections, "
          f"{len(catalog.queries)} queries) in {time.perf_counter() - t0:.1f}s -> {folder}", quiet)
+    notes = (catalog.meta.get("import_report") or {}).get("notes") or []
+    if notes:  # what the loader changed in the data, said once per load (also in the folder's meta.json)
+        _log(f"catalog: loading changed the data: {'; '.join(notes)}", quiet)
     return catalog, folder
 
 

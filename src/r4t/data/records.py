@@ -48,3 +48,22 @@ def hash_split(key: str) -> str:
     """Deterministic 8:1:1 split from a stable hash of ``key`` (for data with no split)."""
     bucket = zlib.crc32(key.encode()) % 10
     return "train" if bucket < 8 else ("val" if bucket == 8 else "test")
+
+
+class ChangeCounts:
+    """Counts what a loader changed in the user's data, reported instead of done silently:
+    one line per kind in ``catalog.meta["import_report"]["notes"]``, printed by ``r4t data``
+    and ``r4t catalog validate``."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, what: str, n: int = 1) -> None:
+        if n:
+            self.counts[what] = self.counts.get(what, 0) + n
+
+    def notes(self) -> list[str]:
+        return [f"{n} {what}" for what, n in self.counts.items()]
+
+    def report(self) -> dict[str, list[str]]:
+        return {"problems": [], "notes": self.notes()}
