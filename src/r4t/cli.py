@@ -51,20 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _lightning(command, rest)
         if command == "data":
             return _data(rest)
-        if command == "catalog":
-            return _catalog(rest)
-        if command == "init":
-            return _init(rest)
+        if command in ("catalog", "init"):
+            from r4t import cli_catalog
+
+            return cli_catalog.catalog_command(rest) if command == "catalog" else cli_catalog.init_command(rest)
         if command == "rl":
             return _rl(rest)
         if command == "synthesize":
             return _synthesize(rest)
         if command == "retrieve":
             return _retrieve(rest)
-        if command == "export":
-            return _export(rest)
-        if command == "serve":
-            return _serve(rest)
+        if command in ("export", "serve"):
+            from r4t import cli_serving
+
+            return cli_serving.export_command(rest) if command == "export" else cli_serving.serve_command(rest)
         if command == "list":
             return _list(rest)
         if command == "benchmark":
@@ -167,68 +167,6 @@ def _data(rest: list[str]) -> int:
     return 0
 
 
-def _catalog(rest: list[str]) -> int:
-    from r4t.data.files import ImportReport, files, load_files, summarise
-    from r4t.data.sources import catalogs
-    from r4t.errors import DataError
-
-    parser = argparse.ArgumentParser(prog="r4t catalog", description="Check a config's catalog without building anything else.")
-    sub = parser.add_subparsers(dest="action", required=True)
-    validate = sub.add_parser("validate", help="load the catalog, print a summary, exit 2 with one line per problem")
-    validate.add_argument("-c", "--config", required=True)
-    args = parser.parse_args(rest)
-    cfg = _stage_config(argparse.Namespace(config=args.config, run_dir=None))
-    factory, kwargs = catalogs.resolve(cfg["catalog"])
-    if factory is files:
-        cat, report = load_files(**kwargs)
-    else:
-        report = ImportReport()
-        try:
-            cat = catalogs.build(cfg["catalog"]).validate(f"catalog {cfg['catalog']!r}")
-            report.notes += list((cat.meta.get("import_report") or {}).get("notes") or [])
-        except DataError as exc:
-            report.problems.append(str(exc))
-            cat = None
-    if cat is not None:
-        for line in summarise(cat, report):
-            print(f"[r4t catalog] {line}")
-    for problem in report.problems:
-        print(f"r4t catalog validate: problem: {problem}", file=sys.stderr)
-    if report.problems:
-        print(f"[r4t catalog] {len(report.problems)} problem(s); nothing was built", file=sys.stderr)
-        return 2
-    print("[r4t catalog] ok")
-    return 0
-
-
-def _init(rest: list[str]) -> int:
-    from pathlib import Path
-
-    from r4t.data.files import load_files
-    from r4t.config_template import config_for
-
-    parser = argparse.ArgumentParser(prog="r4t init", description="Write a config for your own catalog, with defaults sized to it.")
-    parser.add_argument("--items", required=True, help="items file: JSONL, JSON, CSV, TSV or Parquet with id, text, attribute columns")
-    parser.add_argument("--collections", required=True, help="collections file: JSONL or JSON records {id, title, items: [item ids]}")
-    parser.add_argument("--queries", help="optional queries file {id, text, split?, reference?}; default: the collection titles")
-    parser.add_argument("--name", help="catalog name (default: the items file's name)")
-    parser.add_argument("--domain", default="items", help="a word for what the items are (tracks, products, articles)")
-    parser.add_argument("-o", "--output", required=True, help="config file to write (must not exist)")
-    args = parser.parse_args(rest)
-    out = Path(args.output)
-    if out.exists():
-        raise ConfigError(f"{out} already exists; choose another -o")
-    cat, report = load_files(args.items, args.collections, args.queries, domain=args.domain, catalog_name=args.name)
-    if report.problems:
-        for problem in report.problems:
-            print(f"r4t init: problem: {problem}", file=sys.stderr)
-        return 2
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(config_for(cat, {"items": args.items, "collections": args.collections, "queries": args.queries}))
-    print(f"[r4t init] wrote {out} for {len(cat)} items and {len(cat.collections)} collections; next: r4t catalog validate -c {out}")
-    return 0
-
-
 # ---------------------------------------------------------------------- rl
 def _rl(rest: list[str]) -> int:
     from r4t.data.prepare import DataConfig, prepare_data
@@ -297,58 +235,6 @@ def _retrieve(rest: list[str]) -> int:
         for n, item_id in enumerate(items, 1):
             print(f"  {n:2d}. {item_id}  {data.catalog.item_texts[index[item_id]]}")
     return 0
-
-
-# ---------------------------------------------------------------------- export / serve
-def default_spec(name: str, cfg: dict[str, Any], data: Any) -> dict[str, Any]:
-    """A bare retriever name, completed from the run directory as the benchmark does it
-    (the newest checkpoint of r4t_diffusion / raw_diffusion, the RL-tuned policy for fanout_lm)."""
-    from r4t.bench.runner import RL_FANOUT_LABEL, default_entries
-
-    found, missing = default_entries(cfg, data)
-    entries = [e for e in found if e.spec["name"] == name and not e.latency_run_only]
-    if name == "fanout_lm":  # the RL-tuned policy, never the warm-start one in its place
-        entries = [e for e in entries if e.label == RL_FANOUT_LABEL]
-    if entries:
-        return dict(entries[0].spec)
-    why = next((line for line in missing if line.startswith("fanout_lm (RL-tuned)" if name == "fanout_lm" else name)), None)
-    if why and name in ("r4t_diffusion", "raw_diffusion", "fanout_lm", "best_of_n"):
-        raise ConfigError(f"--retriever {name}: {why.split(': ', 1)[-1]} (or give a JSON spec naming the file)")
-    return {"name": name}
-
-
-def _export(rest: list[str]) -> int:
-    from r4t.data.prepare import DataConfig, prepare_data
-    from r4t.retrievers import retrievers
-    from r4t.serving.artifact import export_retriever
-
-    parser = _stage_parser("r4t export", "Write a self-contained retriever artifact that `r4t serve` and r4t.load_retriever read.")
-    parser.add_argument("--retriever", required=True, help="registry name (r4t_diffusion, raw_diffusion and fanout_lm take the run "
-                        "dir's checkpoint / RL policy) or JSON spec")
-    parser.add_argument("-o", "--output", required=True, help="artifact folder to write (must not exist)")
-    parser.add_argument("-k", type=int, default=None, help="default set size the artifact serves (default: the config's model.set_size, else 10)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact folder")
-    args = parser.parse_args(rest)
-    cfg = _stage_config(args)
-    spec = json_spec(args.retriever, "--retriever")
-    retrievers.get(spec if isinstance(spec, str) else str(spec.get("name")))  # an unknown name fails with the valid ones listed
-    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
-    if isinstance(spec, str):
-        spec = default_spec(spec, cfg, data)
-    problems = retrievers.validate(spec, "--retriever", provided=("data",))
-    if problems:
-        raise ConfigError(problems[0])
-    t0 = time.perf_counter()
-    out = export_retriever(data, spec, args.output, k=args.k if args.k is not None else config_set_size(cfg), overwrite=args.overwrite)
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    print(f"[r4t export] {spec['name']} -> {out} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s); serve it with `r4t serve {out}`")
-    return 0
-
-
-def _serve(rest: list[str]) -> int:
-    from r4t.serving.supervisor import supervise
-
-    return supervise(rest)
 
 
 # ---------------------------------------------------------------------- benchmark

@@ -165,7 +165,7 @@ class Catalog:
         if not meta_path.exists():
             raise DataError(f"{directory}: not a saved catalog (meta.json is missing)")
         meta = _read_json(meta_path)
-        items = list(_read_jsonl(directory / "items.jsonl"))
+        items = list(read_jsonl(directory / "items.jsonl"))
         names = sorted(items[0]["attributes"]) if items else []
         try:
             catalog = cls(
@@ -174,8 +174,8 @@ class Catalog:
                 item_ids=[r["id"] for r in items],
                 item_texts=[r["text"] for r in items],
                 attributes={a: [r["attributes"][a] for r in items] for a in names},
-                collections=[Collection(**r) for r in _read_jsonl(directory / "collections.jsonl")],
-                queries=[Query(**r) for r in _read_jsonl(directory / "queries.jsonl")],
+                collections=[Collection(**r) for r in read_jsonl(directory / "collections.jsonl")],
+                queries=[Query(**r) for r in read_jsonl(directory / "queries.jsonl")],
                 meta={k: v for k, v in meta.items() if k != "format_version"},
             )
         except (KeyError, TypeError) as exc:
@@ -198,7 +198,7 @@ def _read_json(path: Path) -> Any:
         raise DataError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
 
 
-def _read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
     if not path.exists():
         raise DataError(f"{path}: file not found")
     with open(path, encoding="utf-8") as fh:

@@ -25,9 +25,9 @@ import statistics
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-from r4t.catalog.catalog import SPLITS, Catalog, Collection, Query
+from r4t.catalog.catalog import SPLITS, Catalog, Collection, Query, read_jsonl
 from r4t.data.records import hash_split
 from r4t.data.sources import catalogs
 from r4t.errors import ConfigError, DataError
@@ -58,7 +58,7 @@ def read_rows(path: str | Path, what: str, formats: tuple[str, ...] = ITEM_FORMA
         raise DataError(f"catalog.{what}: file not found: {p}")
     try:
         if suffix in (".jsonl", ".ndjson"):
-            return list(_jsonl(p))
+            return list(read_jsonl(p))
         if suffix == ".json":
             rows = json.loads(p.read_text(encoding="utf-8"))
             if not isinstance(rows, list):
@@ -80,14 +80,14 @@ def read_rows(path: str | Path, what: str, formats: tuple[str, ...] = ITEM_FORMA
         raise DataError(f"{p}: cannot read it ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
-def _jsonl(path: Path) -> Iterable[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+def _objects(rows: list[Any], label: str, report: ImportReport) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(1-based number, "file row n", row) for every row that is an object; the others are problems."""
+    for n, row in enumerate(rows, 1):
+        where = f"{label} {n}"
+        if isinstance(row, dict):
+            yield n, where, row
+        else:
+            report.problems.append(f"{where}: expected an object, got {type(row).__name__}")
 
 
 def _as_id(value: Any) -> str | None:
@@ -142,11 +142,7 @@ def load_files(items: str, collections: str | None = None, queries: str | None =
     texts: list[str] = []
     extra: list[dict[str, Any]] = []
     where_of: dict[str, int] = {}
-    for n, row in enumerate(rows, 1):
-        where = f"{Path(items).name} row {n}"
-        if not isinstance(row, dict):
-            report.problems.append(f"{where}: expected an object, got {type(row).__name__}")
-            continue
+    for n, where, row in _objects(rows, f"{Path(items).name} row", report):
         item_id, text = _as_id(row.get(id_column)), _as_text(row.get(text_column))
         if item_id is None:
             report.problems.append(f"{where}: missing {id_column!r}")
@@ -202,11 +198,7 @@ def _collections(path: str, index: dict[str, int], report: ImportReport) -> list
     out: list[Collection] = []
     seen: set[str] = set()
     unknown_refs = repeated = dropped_small = 0
-    for n, row in enumerate(read_rows(path, "collections", RECORD_FORMATS), 1):
-        where = f"{Path(path).name} record {n}"
-        if not isinstance(row, dict):
-            report.problems.append(f"{where}: expected an object, got {type(row).__name__}")
-            continue
+    for _, where, row in _objects(read_rows(path, "collections", RECORD_FORMATS), f"{Path(path).name} record", report):
         cid, title, members = _as_id(row.get("id")), _as_text(row.get("title")), row.get("items")
         if cid is None:
             report.problems.append(f"{where}: missing 'id'")
@@ -246,11 +238,7 @@ def _queries(path: str, index: dict[str, int], report: ImportReport) -> list[Que
     hashed = split_by_text(texts)
     out: list[Query] = []
     seen: set[str] = set()
-    for n, row in enumerate(rows, 1):
-        where = f"{Path(path).name} record {n}"
-        if not isinstance(row, dict):
-            report.problems.append(f"{where}: expected an object, got {type(row).__name__}")
-            continue
+    for _, where, row in _objects(rows, f"{Path(path).name} record", report):
         qid, text = _as_id(row.get("id")), _as_text(row.get("text"))
         if qid is None or not text:
             report.problems.append(f"{where}: a query needs an 'id' and a non-empty 'text'")
@@ -312,7 +300,7 @@ def summarise(cat: Catalog, report: ImportReport) -> list[str]:
     lines = [f"catalog {cat.name!r} (domain {cat.domain!r}): {len(cat)} items, {len(cat.collections)} collections"
              + (f" (median size {statistics.median(sizes):g}, min {min(sizes)}, max {max(sizes)})" if sizes else "")]
     lines.append("queries: " + ", ".join(f"{s} {len(cat.queries_for(split=s))}" for s in SPLITS)
-                 + f"; collections: " + ", ".join(f"{s} {len(cat.collections_for(s))}" for s in SPLITS))
+                 + "; collections: " + ", ".join(f"{s} {len(cat.collections_for(s))}" for s in SPLITS))
     if cat.attributes:
         cover = ", ".join(f"{a} {sum(1 for v in vals if v) / max(len(vals), 1):.0%}" for a, vals in sorted(cat.attributes.items()))
         lines.append(f"attributes (share of items with a value): {cover}")
