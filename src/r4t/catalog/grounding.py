@@ -8,9 +8,11 @@ row is represented before any row gets a second item.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-from r4t.errors import DataError
+from r4t.errors import ConfigError, DataError
 
 
 def distinct_from_candidates(ids: np.ndarray, scores: np.ndarray, k: int) -> list[int]:
@@ -42,3 +44,45 @@ def distinct_from_candidates(ids: np.ndarray, scores: np.ndarray, k: int) -> lis
         if not progressed:
             break
     return chosen
+
+
+Search = Callable[[np.ndarray, int], "tuple[np.ndarray, np.ndarray]"]
+
+
+def search_distinct_with(search: Search, rows: np.ndarray, k: int, ntotal: int, dim: int,
+                         depth: int | None = None) -> list[list[int]]:
+    """k distinct items per set of rows through any top-k ``search(queries, depth)`` -> (scores, ids).
+
+    ``rows``: [L, d] (one set) or [B, L, d] (batch). One batched search for all B*L rows; if
+    de-duplication runs short (rows collapsing onto the same items) the depth is doubled and
+    only the short sets are searched again. Shared by the faiss index and the torch one, so
+    both ground the same rows to the same items.
+    """
+    rows = np.asarray(rows, dtype=np.float32)
+    single = rows.ndim == 2
+    batch = rows[None] if single else rows
+    if batch.ndim != 3:
+        raise DataError(f"search_distinct expects [L, d] or [B, L, d] rows, got shape {rows.shape}")
+    if k > ntotal:
+        raise ConfigError(f"asked for {k} distinct items but the catalog has only {ntotal}")
+    b, n_rows, _ = batch.shape
+    depth = min(ntotal, depth or max(k, -(-k // max(n_rows, 1)) + 4))
+    results: list[list[int] | None] = [None] * b
+    pending = list(range(b))
+    while pending:
+        flat = batch[pending].reshape(-1, dim)
+        scores, ids = search(flat, depth)
+        scores = np.asarray(scores).reshape(len(pending), n_rows, depth)
+        ids = np.asarray(ids).reshape(len(pending), n_rows, depth)
+        still = []
+        for j, bi in enumerate(pending):
+            picked = distinct_from_candidates(ids[j], scores[j], k)
+            if len(picked) == k or depth == ntotal:
+                results[bi] = picked
+            else:
+                still.append(bi)
+        pending, depth = still, min(ntotal, depth * 2)
+    out = [r for r in results if r is not None]
+    if any(len(r) < k for r in out):  # only reachable if the search returned -1 padding everywhere
+        raise DataError(f"could not find {k} distinct items; the index returned too few valid hits")
+    return out[0] if single else out  # type: ignore[return-value]

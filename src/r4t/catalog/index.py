@@ -19,7 +19,7 @@ import numpy as np
 
 from r4t.catalog.embedders import check_embeddings
 from r4t.catalog.faiss_threads import threads_for_search, tune_blas_threshold
-from r4t.catalog.grounding import distinct_from_candidates
+from r4t.catalog.grounding import search_distinct_with
 from r4t.errors import ConfigError, DataError
 from r4t.runs import atomic_dir
 
@@ -113,34 +113,7 @@ class CatalogIndex:
         One batched faiss call for all B*L rows; if de-duplication runs short (rows
         collapsing onto the same items) the depth is doubled and searched again.
         """
-        rows = np.asarray(rows, dtype=np.float32)
-        single = rows.ndim == 2
-        batch = rows[None] if single else rows
-        if batch.ndim != 3:
-            raise DataError(f"search_distinct expects [L, d] or [B, L, d] rows, got shape {rows.shape}")
-        if k > self.ntotal:
-            raise ConfigError(f"asked for {k} distinct items but the catalog has only {self.ntotal}")
-        b, n_rows, _ = batch.shape
-        depth = min(self.ntotal, depth or max(k, -(-k // max(n_rows, 1)) + 4))
-        results: list[list[int] | None] = [None] * b
-        pending = list(range(b))
-        while pending:
-            flat = batch[pending].reshape(-1, self.dim)
-            scores, ids = self.search(flat, depth)
-            scores = scores.reshape(len(pending), n_rows, depth)
-            ids = ids.reshape(len(pending), n_rows, depth)
-            still = []
-            for j, bi in enumerate(pending):
-                picked = distinct_from_candidates(ids[j], scores[j], k)
-                if len(picked) == k or depth == self.ntotal:
-                    results[bi] = picked
-                else:
-                    still.append(bi)
-            pending, depth = still, min(self.ntotal, depth * 2)
-        out = [r for r in results if r is not None]
-        if any(len(r) < k for r in out):  # only reachable if faiss returned -1 padding everywhere
-            raise DataError(f"could not find {k} distinct items; the index returned too few valid hits")
-        return out[0] if single else out  # type: ignore[return-value]
+        return search_distinct_with(self.search, rows, k, self.ntotal, self.dim, depth)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
