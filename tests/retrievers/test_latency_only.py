@@ -45,3 +45,22 @@ def test_paper_size_denoiser_parameter_count(tiny_data):
     # The paper's layout (6 x 1024, MLP 1024, 16 heads) is 53.9M there; our block adds adaLN
     # modulation (2 x 1024^2 per layer), so ours is larger -- and slower, never flattering.
     assert 70e6 < sum(p.numel() for p in net.parameters()) < 80e6
+
+
+def test_static_kv_cache_decodes_the_same_tokens_as_the_dynamic_one(tiny_data):
+    import torch
+
+    spec = {"name": "latency_only_fanout", "arch": "test-tiny", "new_tokens": 6, "prompt_tokens": 4, "subqueries": 3}
+    dynamic = retrievers.build(spec, data=tiny_data)
+    static = retrievers.build({**spec, "cache": "static"}, data=tiny_data)
+    prompt = torch.randint(0, dynamic.vocab, (2, 4), generator=torch.Generator().manual_seed(0))
+    common = dict(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=6, min_new_tokens=6, do_sample=False,
+                  pad_token_id=0, eos_token_id=None)
+    with torch.no_grad():  # same seed, same weights: greedy decoding must not depend on the cache
+        a = dynamic.model.generate(**common)
+        b = static.model.generate(**common, cache_implementation="static", disable_compile=True)
+    assert torch.equal(a, b)
+    texts = [q.text for q in tiny_data.catalog.queries[:2]]
+    assert static.retrieve(texts, 3) == dynamic.retrieve(texts, 3)
+    with pytest.raises(ConfigError, match="cache must be one of"):
+        retrievers.build({**spec, "cache": "paged"}, data=tiny_data)
