@@ -94,7 +94,7 @@ class DiffusionRetriever(Retriever):
         self.guidance, self.device, self.seed = guidance, torch.device(device), seed
 
     def generate(self, query_emb: np.ndarray) -> np.ndarray:
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator(device=self.device).manual_seed(self.seed)  # noise drawn where the model runs
         cond = torch.from_numpy(np.ascontiguousarray(query_emb, dtype=np.float32)).to(self.device)
         rows = generate_sets(self.denoiser, cond, self.set_size, self.sampler, self.guidance, generator)
         return rows.float().cpu().numpy()

@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from r4t.diffusion.samplers.base import Denoise, Sampler, samplers
+from r4t.diffusion.samplers.base import Denoise, Sampler, noise_device, samplers
 
 
 @samplers.register("edm_sde")
@@ -30,7 +30,7 @@ class EDMStochastic(Sampler):
         gamma = min(self.s_churn / self.steps, math.sqrt(2) - 1) if self.s_tmin <= sigma <= self.s_tmax else 0.0
         hat = sigma * (1 + gamma)
         if gamma > 0:
-            eps = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(x) * self.s_noise
+            eps = torch.randn(x.shape, generator=generator, dtype=torch.float64, device=noise_device(generator)).to(x) * self.s_noise
             x = x + math.sqrt(hat**2 - sigma**2) * eps
         hat_t = torch.full((x.shape[0],), hat, device=x.device, dtype=x.dtype)
         d = (x - denoise(x, hat_t)) / hat
