@@ -16,6 +16,7 @@ import html
 from pathlib import Path
 from typing import Any, Sequence
 
+from r4t.bench.leaderboard_gpu import gpu_section, split_by_device
 from r4t.bench.records import load_records
 
 JUDGE_KEY = "judge_mean"
@@ -185,20 +186,23 @@ def render_markdown(by_catalog: dict[str, list[dict[str, Any]]], plots: dict[str
                            "caches dropped; the number of timed calls is in brackets. Fan-out: mean time of the encode + generate stages",
                            "at batch 8, i.e. query texts -> search directions (LM decoding and sub-query embedding, or diffusion",
                            "sampling), without the grounding search. Bold: best in column. Each record names its machine.", ""]
-    for catalog, rows in by_catalog.items():
+    for catalog, all_rows in by_catalog.items():
         lines += [f"## {catalog}", ""]
+        rows, gpu_rows = split_by_device(all_rows)
         scored = [r for r in rows if (r.get("quality") or {}).get("open")]
         if scored and not any(_metric(r, "open", JUDGE_KEY) for r in rows):
             lines += ["Judge: **unavailable** for this catalog (its queries carry no intents, or its items no attributes); "
                       "rows are ordered by the embedding metrics below, with the composite a proxy.", ""]
-        lines += _table(rows)
-        lines.append("")
+        if rows:
+            lines += _table(rows)
+            lines.append("")
         if speedups := speedup_lines(rows):
             lines += speedups + [f"- these ratios come from sweeps timed minutes apart; `python benchmarks/paired_speedup.py -c CONFIG` "
                                  "measures them in interleaved rounds, with 95% intervals, immune to the machine's drift", ""]
         if catalog in plots:
             lines += [f"![quality vs latency, {catalog}]({plots[catalog]})", ""]
         lines += paired_test_lines(rows)
+        lines += gpu_section(gpu_rows)
     return "\n".join(lines)
 
 

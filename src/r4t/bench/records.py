@@ -39,15 +39,20 @@ def slugify(label: str) -> str:
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
+    import r4t
+
     out = {"python": platform.python_version()}
     for name, dist in (("r4t", "r4t"), ("torch", "torch"), ("transformers", "transformers"), ("lightning", "lightning"), ("trl", "trl")):
         try:
             out[name] = version(dist)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    import faiss
+        except PackageNotFoundError:  # r4t run from a source tree (PYTHONPATH=src, as on a bare GPU machine)
+            out[name] = f"{r4t.__version__} (source tree)" if name == "r4t" else "not installed"
+    try:
+        import faiss
 
-    out["faiss"] = getattr(faiss, "__version__", "unknown")
+        out["faiss"] = getattr(faiss, "__version__", "unknown")
+    except ImportError:  # the torch search needs none
+        out["faiss"] = "not installed"
     from r4t.inference.cpu_linear import describe
 
     out["cpu_linear_kernels"] = describe()["cpu_linear"]  # oneDNN pre-packed or plain aten: it moves CPU timings
