@@ -72,7 +72,7 @@ def write_bundle(out: Path, meta: dict[str, Any], vectors: np.ndarray, ids: list
     out.mkdir(parents=True)
     save_vectors(out / "items.safetensors", vectors)
     (out / "items.json").write_text(json.dumps({"ids": ids, "texts": texts}, ensure_ascii=False))
-    denoiser_writer(out / "denoiser")
+    denoiser_writer(out)  # writes out/denoiser/, as Retriever.export_files does in an artifact
     copy_encoder(out / "encoder", encoder_weights)
     (out / BUNDLE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out
@@ -140,7 +140,7 @@ def tiny(out: Path, items: int = 600, seed: int = 0) -> Path:
         "made_by": "benchmarks/gpu/bundle.py --tiny",
     }
     return write_bundle(out, meta, vectors, [f"t{i}" for i in range(items)], texts,
-                        lambda folder: save_denoiser_folder(denoiser, config, folder), False)
+                        lambda folder: save_denoiser_folder(denoiser, config, folder / "denoiser"), False)
 
 
 def read_bundle(folder: Path) -> tuple[dict[str, Any], np.ndarray, list[str], list[str]]:
