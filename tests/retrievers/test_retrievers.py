@@ -186,6 +186,26 @@ def test_fanout_lm_embeds_only_sub_queries_and_unparsed_queries_in_one_call(tiny
     assert calls == [subs]
 
 
+def test_fanout_lm_anchor_searches_from_between_sub_query_and_query(tiny_data, tiny_policy_dir, monkeypatch):
+    queries = [q.text for q in tiny_data.catalog.queries_for(kind="open")[:2]]
+    fixed = lambda texts, n, **kw: [['<queries>["upbeat jazz", "mellow piano"]</queries>'], ["no json"]]  # noqa: E731
+    encode = tiny_data.embedder.encode
+    ids = tiny_data.catalog.item_ids
+    r = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "anchor": 0.6}, data=tiny_data)
+    monkeypatch.setattr(r.policy, "sample", fixed)
+    got = r.retrieve(queries, 10)
+    q, subs = encode([queries[0]]), encode(["upbeat jazz", "mellow piano"])
+    rows = 0.6 * q + 0.4 * subs
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    assert got[0] == [ids[i] for i in tiny_data.item_index.search_distinct(rows, 10)]
+    assert got[1] == [ids[i] for i in tiny_data.item_index.search(encode([queries[1]]), 10)[1][0]]  # unparsed: dense top-k
+    plain = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir)}, data=tiny_data)
+    monkeypatch.setattr(plain.policy, "sample", fixed)
+    assert plain.retrieve(queries, 10)[0] == [ids[i] for i in tiny_data.item_index.search_distinct(subs, 10)]  # anchor 0: unchanged
+    with pytest.raises(ConfigError, match="anchor must be in"):
+        retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "anchor": 1.0}, data=tiny_data)
+
+
 def test_best_of_n_returns_the_highest_reward_sample(tiny_data, tiny_policy_dir):
     from r4t.fanout.grounding import FanoutGrounder
     from r4t.rewards import build_reward

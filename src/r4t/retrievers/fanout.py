@@ -16,9 +16,13 @@ A completion that does not parse is handled by the named ``fallback``:
   a fan-out row never silently scores dense top-k's sets as its own.
 * ``"error"``: raise a ``DataError`` naming the query (for callers that must know).
 
+``anchor`` (default 0) searches each sub-query from ``normalize(anchor * q + (1 - anchor) * s)``,
+between it and the query q, as r4t_diffusion anchors its rows: on val it lifts the tiny
+policies' sets to dense top-k's judge level, not above it (benchmarks/results/fanout_anchor.md).
+
 Only the failed queries are embedded (in the same encoder call as the sub-queries):
 ``retrieve`` does not encode the query texts up front, since a fan-out LM never needs
-their vectors otherwise.
+their vectors otherwise (with ``anchor``, every query is embedded in that same call).
 """
 
 from __future__ import annotations
@@ -58,8 +62,11 @@ class FanoutLM(Retriever):
 
     def __init__(self, data: PreparedData, policy: str, greedy: bool = False, temperature: float = 0.9,
                  max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk",
-                 prompt_style: str | None = None) -> None:
+                 prompt_style: str | None = None, anchor: float = 0.0) -> None:
         super().__init__(data)
+        if not 0.0 <= anchor < 1.0:
+            raise ConfigError(f"fanout_lm anchor must be in [0, 1), got {anchor!r}")
+        self.anchor = float(anchor)
         if fallback not in FALLBACKS:
             raise ConfigError(f"fanout_lm fallback must be one of {FALLBACKS}, got {fallback!r}")
         self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain, prompt_style)
@@ -94,18 +101,23 @@ class FanoutLM(Retriever):
         self.parse_failures += len(failed)
         self.parsed_log += [subs is not None for subs in subqueries]
         flat = [t for subs in subqueries if subs for t in subs]
-        fallback = [texts[n] for n in failed] if query_emb is None else []
+        need_own = failed if not self.anchor else list(range(len(texts)))  # anchoring reads every query's vector
+        own_texts = [texts[n] for n in need_own] if query_emb is None else []
         with self.stage("encode"):
-            emb = self.grounder.encode(flat + fallback) if flat or fallback else None
-        # The unparsed queries' own vectors, in the order of ``failed``.
-        own = iter(()) if not failed else iter(np.atleast_2d(query_emb)[failed] if query_emb is not None else emb[len(flat):])
+            emb = self.grounder.encode(flat + own_texts) if flat or own_texts else None
+            own_emb = np.atleast_2d(query_emb)[need_own] if query_emb is not None else (emb[len(flat):] if need_own else None)
+        own = dict(zip(need_own, own_emb)) if need_own else {}
         rows, cursor = [], 0
-        for subs in subqueries:
+        for n, subs in enumerate(subqueries):
             if subs is None:
-                rows.append(next(own)[None])
+                rows.append(own[n][None])
             else:
-                rows.append(emb[cursor : cursor + len(subs)])
+                sub = emb[cursor : cursor + len(subs)]
                 cursor += len(subs)
+                if self.anchor:  # each sub-query is searched from between it and the query
+                    sub = self.anchor * own[n][None] + (1.0 - self.anchor) * sub
+                    sub = sub / np.linalg.norm(sub, axis=1, keepdims=True).clip(1e-12)
+                rows.append(sub.astype(np.float32))
         return rows
 
     def _ground(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
