@@ -48,6 +48,8 @@ class RLConfig:
     reward_on: str = option("subqueries", choices=("subqueries", "served"))
     # An unparsable fan-out: the reward's minimum (teaches the format), or skip (trl: no advantage).
     unparsable: str = option("minimum", choices=("minimum", "skip"))
+    # Lightning's names: "bf16-mixed" trains in bfloat16 autocast (GPUs for 4B-class policies; docs/multiprocess.md).
+    precision: str = option("32", choices=("32", "bf16-mixed"))
 
     def cache_key(self) -> dict[str, Any]:
         """The fields that name the RL cache. Fields added after caches existed are included
@@ -59,7 +61,7 @@ class RLConfig:
         return key
 
 
-ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum"}
+ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32"}
 
 
 @dataclass
@@ -72,6 +74,20 @@ class SynthConfig:
     filter: str = option("none", choices=("none", "threshold", "top_fraction"))
     filter_value: float | None = None
     seed: int = 0
+    # Prompts per generate() call: several queries' fan-outs decode together (up to this many
+    # prompts). None: each query's samples_per_query fan-outs alone, in calls of 64 (as before).
+    generation_batch: int | None = option(None, min=1)
+
+    def cache_key(self) -> dict[str, Any]:
+        """The fields that name the shard cache; added fields only when set (older caches stay valid)."""
+        key = asdict(self)
+        for name, default in ADDED_SYNTH_FIELDS.items():
+            if key.get(name) == default:
+                key.pop(name)
+        return key
+
+
+ADDED_SYNTH_FIELDS = {"generation_batch": None}
 
 
 STAGE_SECTIONS: dict[str, type] = {"policy": PolicyConfig, "rl": RLConfig, "synth": SynthConfig}

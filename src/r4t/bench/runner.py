@@ -25,7 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from r4t.bench.distributed import barrier, gather_sharded, init_from_env, shard
+from r4t.bench.distributed import gather_sharded, shard
+from r4t.distributed import barrier, init_from_env
 from r4t.bench.latency import LatencyProtocol, measure_latency
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
 from r4t.bench.records import hardware, new_run_id, slugify, versions, write_record

@@ -42,6 +42,17 @@ def soft_grpo_per_token_loss(
     return policy + beta_ratio * rho * log_ratio + beta_nll * (-logp)
 
 
+def soft_grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                   epsilon: float = 0.2, beta_ratio: float = 0.05, beta_nll: float = 0.05) -> torch.Tensor:
+    """The step's scalar loss: each completion's mean per-token loss, averaged over completions.
+
+    Per-sequence means make the loss of a batch split evenly over N processes average to the
+    loss of the whole batch, and DDP's gradient averaging then equals one process's gradient
+    (tests/fanout/test_rl_launched.py checks it on 2 processes)."""
+    per_token = soft_grpo_per_token_loss(logp, old_logp, advantages, epsilon, beta_ratio, beta_nll)
+    return ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+
+
 class SoftGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose per-token objective is Soft-GRPO (``beta_ratio``, ``beta_nll``)."""
 
@@ -59,8 +70,7 @@ class SoftGRPOTrainer(GRPOTrainer):
         )
         old = inputs.get("old_per_token_logps")
         old = logp.detach() if old is None else old  # on-policy step: pi_old is the current policy
-        per_token = soft_grpo_per_token_loss(logp, old, inputs["advantages"], self.epsilon_low, self.beta_ratio, self.beta_nll)
-        loss = ((per_token * mask).sum(-1) / mask.sum(-1).clamp(min=1.0)).mean()
+        loss = soft_grpo_loss(logp, old, inputs["advantages"], mask, self.epsilon_low, self.beta_ratio, self.beta_nll)
         mode = "train" if self.model.training else "eval"
         self._metrics[mode]["policy_loss"].append(self.accelerator.gather(loss.detach()).nanmean().item())
         masked_mean = lambda x: ((x * mask).sum() / mask.sum().clamp(min=1.0)).item()  # noqa: E731

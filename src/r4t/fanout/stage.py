@@ -28,6 +28,7 @@ from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
+from r4t.distributed import barrier, env_world, init_from_env, main_process_first
 from r4t.runs import atomic_dir, config_hash, failpoint
 from r4t.sections import checked_section
 from r4t.stage_configs import PolicyConfig, RLConfig  # noqa: F401  (re-exported: the stage's sections)
@@ -39,7 +40,8 @@ def section_config(cls, section: Mapping[str, Any] | None, key: str):
 
 
 def _log(msg: str) -> None:
-    print(f"[r4t rl] {msg}", flush=True)
+    if env_world()[0] == 0:  # once, not once per process
+        print(f"[r4t rl] {msg}", flush=True)
 
 
 def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> tuple[FanoutPolicy, Path]:
@@ -142,7 +144,7 @@ class CSVMetricsCallback(TrainerCallback):
         self.path, self.grounding = path, grounding
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or "reward" not in logs:
+        if not logs or "reward" not in logs or not state.is_world_process_zero:  # one writer under N processes
             return
         row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
         if self.grounding is not None:
@@ -224,27 +226,33 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
     from r4t.fanout.grpo import SoftGRPOTrainer
     from r4t.rewards.trl_adapter import trl_reward_functions
 
+    rank, world = init_from_env("cuda" if torch.cuda.is_available() else "cpu")
+    main = rank == 0
     cache = Path(run_dir) / "cache"
-    policy, start_dir = warm_started_policy(data, policy_cfg, cache)
+    with main_process_first(rank, world):  # rank 0 trains or reuses the warm start; the others then read it
+        policy, start_dir = warm_started_policy(data, policy_cfg, cache)
     reward = rl_reward(reward_section, rl_cfg)
     final = rl_policy_dir(data, policy_cfg, rl_cfg, reward_section, run_dir)
     out = final.parent
     if (final / "config.json").exists():
         _log(f"RL policy: reusing {final}")
         return final
+    per_device = data_parallel_batch(rl_cfg, world)
     train_q, val_q = rl_queries(data.catalog, rl_cfg)
     grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
                               served_k=policy_cfg.k if rl_cfg.reward_on == "served" else None)
-    before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
-    _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items()))
+    if main:  # evaluation, logs and files are rank 0's; with N processes each trains on 1/N of every step's batch
+        before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
+        _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items())
+             + (f"; training on {world} processes, {per_device} completions each per step" if world > 1 else ""))
 
     funcs, weights, shared = trl_reward_functions(reward, grounder, rl_cfg.unparsable)
     dataset = Dataset.from_dict({"prompt": [policy.prompt(q.text) for q in train_q], "query": [q.text for q in train_q], "qid": [q.qid for q in train_q]})
     args = GRPOConfig(
-        output_dir=str(out), max_steps=rl_cfg.steps, per_device_train_batch_size=rl_cfg.prompts_per_step * rl_cfg.num_generations,
+        output_dir=str(out), max_steps=rl_cfg.steps, per_device_train_batch_size=per_device,
         num_generations=rl_cfg.num_generations, num_iterations=rl_cfg.num_iterations, learning_rate=rl_cfg.learning_rate,
         temperature=rl_cfg.temperature, max_completion_length=policy_cfg.max_new_tokens, epsilon=rl_cfg.epsilon,
-        beta=0.0, reward_weights=weights, loss_type="grpo", bf16=False, fp16=False, gradient_checkpointing=False,
+        beta=0.0, reward_weights=weights, loss_type="grpo", bf16=rl_cfg.precision == "bf16-mixed", fp16=False, gradient_checkpointing=False,
         use_cpu=not torch.cuda.is_available(), report_to=[], logging_steps=1, save_strategy="steps",
         save_steps=rl_cfg.save_steps, save_total_limit=2, seed=rl_cfg.seed, adam_beta1=0.9, adam_beta2=0.95,
     )
@@ -261,15 +269,20 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
                           processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv, shared), FailpointCallback()], **extra)
     policy.model = trainer.model  # with LoRA this is the peft-wrapped model that trains
     resume = any(out.glob("checkpoint-*"))
-    if resume:
+    if resume and main:
         last_step = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
         _log(f"resuming from the newest checkpoint in {out} (step {last_step})")
         trim_metrics(metrics_csv, last_step)
-    elif metrics_csv.exists():
+    elif main and metrics_csv.exists():
         metrics_csv.unlink()  # a fresh start: drop rows of a run that never checkpointed
+    barrier(world)  # no rank starts while rank 0 still edits metrics.csv
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=True if resume else None)
-    _log(f"{rl_cfg.loss}: {rl_cfg.steps} steps in {time.perf_counter() - t0:.1f}s; parse failures {shared.parse_failure_rate:.1%}")
+    if not main:
+        barrier(world)  # wait for rank 0 to save the final policy
+        return final
+    _log(f"{rl_cfg.loss}: {rl_cfg.steps} steps in {time.perf_counter() - t0:.1f}s; parse failures {shared.parse_failure_rate:.1%}"
+         + (" (rank 0's completions)" if world > 1 else ""))
     after = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
     _log("RL policy on the same val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
     summary = {"warm_start": before, "rl": after, "steps": rl_cfg.steps, "loss": rl_cfg.loss, "regime": rl_cfg.regime, "val_queries": len(val_q)}
@@ -282,4 +295,15 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
         policy.tokenizer.save_pretrained(tmp)
         (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "k": policy.k, "domain": policy.domain}))
     _log(f"saved {final}")
+    barrier(world)
     return final
+
+
+def data_parallel_batch(rl_cfg: RLConfig, world: int) -> int:
+    """Completions per process per step: the step's batch (prompts_per_step x num_generations)
+    split evenly over ``world`` processes, so N processes train on the batch one would."""
+    total = rl_cfg.prompts_per_step * rl_cfg.num_generations
+    if total % world:
+        raise ConfigError(f"rl.prompts_per_step x rl.num_generations = {total} completions per step do not split evenly over "
+                          f"{world} processes; choose prompts_per_step so that the product is a multiple of {world}")
+    return total // world
