@@ -28,7 +28,7 @@ commands:
   catalog    r4t catalog validate -c CONFIG: load and check the catalog, print a summary (exit 2 on problems)
   data       build the catalog, embeddings and faiss indexes for a config (cached)
   rl         stage (i): warm-start the fan-out policy and train it with GRPO / Soft-GRPO (cached, resumable)
-  synthesize stage (ii): the RL policy writes (query, set) webdataset shards (cached, resumable, --rank/--world_size)
+  synthesize stage (ii): the RL policy writes (query, set) webdataset shards (cached, resumable; torchrun for N processes)
   retrieve   print the set a retriever returns for a query
   export     write a self-contained retriever artifact (weights as safetensors, items, faiss index)
   serve      serve an exported retriever over HTTP with dynamic batching (LitServe; pip install "r4t[serve]")
@@ -170,6 +170,7 @@ def _data(rest: list[str]) -> int:
 # ---------------------------------------------------------------------- rl
 def _rl(rest: list[str]) -> int:
     from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.distributed import init_from_env, main_process_first
     from r4t.fanout.stage import PolicyConfig, RLConfig, run_rl, section_config
 
     parser = _stage_parser("r4t rl", "Train the fan-out policy with GRPO / Soft-GRPO.")
@@ -180,27 +181,45 @@ def _rl(rest: list[str]) -> int:
     if args.steps is not None:
         rl_cfg.steps = args.steps
     t0 = time.perf_counter()
-    data = prepare_data(DataConfig.from_mapping(cfg))
+    rank, world = init_from_env("cuda" if _cuda() else "cpu")  # torchrun / accelerate launch: N processes, one policy
+    with main_process_first(rank, world):
+        data = prepare_data(DataConfig.from_mapping(cfg), quiet=rank != 0)
     final = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), cfg.get("run_dir", "runs/default"))
-    print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s: policy at {final}")
+    if rank == 0:
+        print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s on {world} process(es): policy at {final}")
     return 0
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 # ---------------------------------------------------------------------- synthesize
 def _synthesize(rest: list[str]) -> int:
     from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.distributed import init_from_env, main_process_first
     from r4t.synth.stage import shards_for
 
     parser = _stage_parser("r4t synthesize", "Write (query, set) shards with the RL policy.")
-    parser.add_argument("--rank", type=int, default=0, help="this process's rank (shards j with j %% world_size == rank)")
-    parser.add_argument("--world_size", type=int, default=1)
+    parser.add_argument("--rank", type=int, help="this process's rank (shards j with j %% world_size == rank) for independent "
+                                                 "processes; under torchrun / accelerate launch it comes from RANK")
+    parser.add_argument("--world_size", type=int, help="number of independent processes (default: WORLD_SIZE, else 1)")
     args = parser.parse_args(rest)
-    if not 0 <= args.rank < args.world_size:
-        raise ConfigError(f"--rank must be in [0, --world_size), got {args.rank} of {args.world_size}")
+    manual = args.rank is not None or args.world_size is not None
+    if manual:
+        rank, world = args.rank or 0, args.world_size or 1
+        if not 0 <= rank < world:
+            raise ConfigError(f"--rank must be in [0, --world_size), got {rank} of {world}")
+    else:  # a launcher's process group: RL trains on all ranks, rank 0 writes the manifest after every rank
+        rank, world = init_from_env("cuda" if _cuda() else "cpu")
     cfg = _stage_config(args)
     t0 = time.perf_counter()
-    out = shards_for(prepare_data(DataConfig.from_mapping(cfg)), cfg, args.rank, args.world_size)
-    print(f"[r4t synthesize] done in {time.perf_counter() - t0:.1f}s: {out}")
+    with main_process_first(rank, 1 if manual else world):
+        data = prepare_data(DataConfig.from_mapping(cfg), quiet=rank != 0)
+    out = shards_for(data, cfg, rank, world, group=not manual and world > 1)
+    print(f"[r4t synthesize] rank {rank}/{world} done in {time.perf_counter() - t0:.1f}s: {out}")
     return 0
 
 

@@ -89,3 +89,45 @@ def test_max_queries_limits_the_work(tiny_data, tiny_policy_dir, tmp_path):
     run(tiny_data, tiny_policy_dir, tmp_path / "few", cfg=replace(CFG, max_queries=5))
     manifest = json.loads((tmp_path / "few" / "manifest.json").read_text())
     assert manifest["queries"] == 5 and len(manifest["shards"]) == 1
+
+
+def test_generation_batch_decodes_several_queries_per_call_and_ranks_still_agree(tiny_data, tiny_policy_dir, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from r4t.synth.transducer import query_groups
+
+    batched = replace(CFG, generation_batch=6)  # 2 queries x 3 samples per generate() call
+    queries = tiny_data.catalog.queries_for("train", "open")[:8]
+    assert [len(g) for g in query_groups(queries, batched)] == [2, 2, 2, 2]
+    assert [len(g) for g in query_groups(queries[:5], batched)] == [2, 2, 1]  # a group never leaves its shard
+    assert [len(g) for g in query_groups(queries[:3], CFG)] == [1, 1, 1]       # default: one query per call
+    calls = []
+    from transformers import GenerationMixin
+
+    original = GenerationMixin.generate
+    monkeypatch.setattr(GenerationMixin, "generate", lambda self, *a, **kw: calls.append(kw["input_ids"].shape[0]) or original(self, *a, **kw))
+    one = tmp_path / "one"
+    run(tiny_data, tiny_policy_dir, one, cfg=batched)
+    assert calls and max(calls) == 6 and sum(calls) == 3 * len(tiny_data.catalog.queries_for("train", "open"))
+    two = tmp_path / "two"
+    run(tiny_data, tiny_policy_dir, two, rank=1, world=2, cfg=batched)
+    run(tiny_data, tiny_policy_dir, two, rank=0, world=2, cfg=batched)
+    assert digest(two) == digest(one)
+    assert batched.cache_key()["generation_batch"] == 6 and "generation_batch" not in CFG.cache_key()  # old caches stay valid
+
+
+def test_shards_do_not_depend_on_the_rank_count_with_a_batch_sensitive_encoder(tiny_data, tiny_policy_dir, tmp_path, monkeypatch):
+    """A transformer encoder's vectors move in the last bits with the batch they share; every
+    shard starts from an empty embedding cache, so its encoder batches are the same on any rank."""
+    encode = tiny_data.embedder.encode
+
+    def batch_sensitive(texts, **kw):
+        x = encode(texts, **kw)
+        return x * (1.0 + 1e-6 * len(texts))  # the batch's size leaks into every vector, as padding does
+
+    monkeypatch.setattr(tiny_data.embedder, "encode", batch_sensitive)
+    one, two = tmp_path / "one", tmp_path / "two"
+    run(tiny_data, tiny_policy_dir, one)
+    run(tiny_data, tiny_policy_dir, two, rank=1, world=2)
+    run(tiny_data, tiny_policy_dir, two, rank=0, world=2)
+    assert len(digest(one)) >= 2 and digest(two) == digest(one)

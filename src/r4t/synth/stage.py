@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
 from r4t.data.prepare import PreparedData
+from r4t.distributed import barrier, main_process_first
 from r4t.fanout.policy import load_policy
 from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, rl_reward, run_rl, section_config
 from r4t.runs import config_hash
@@ -26,8 +26,12 @@ def shards_dir(data: PreparedData, cfg: Mapping[str, Any]) -> Path:
     synth_cfg.set_size = synth_cfg.set_size or policy_cfg.k
     run_dir = cfg.get("run_dir", "runs/default")
     policy_dir = rl_policy_dir(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
-    return Path(run_dir) / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id, asdict(synth_cfg),
-                                                         rl_cfg.regime, cfg.get("reward"))
+    return _shards_dir(Path(run_dir), policy_dir, data, synth_cfg, rl_cfg.regime, cfg.get("reward"))
+
+
+def _shards_dir(run_dir: Path, policy_dir: Path, data: PreparedData, synth_cfg: SynthConfig, regime: str, reward: Any) -> Path:
+    return run_dir / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id,
+                                                      synth_cfg.cache_key(), regime, reward)
 
 
 DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
@@ -58,8 +62,14 @@ def build_in_subprocess(cfg: Mapping[str, Any]) -> None:
         raise RuntimeError(f"`r4t synthesize -c {cfg_file}` failed with exit code {proc.returncode}")
 
 
-def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1) -> Path:
-    """Build (or reuse) the RL policy and the shards for config ``cfg``; returns the shard folder."""
+def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1, group: bool = False) -> Path:
+    """Build (or reuse) the RL policy and the shards for config ``cfg``; returns the shard folder.
+
+    ``rank``/``world_size`` pick this process's shards (j % world_size == rank). With
+    ``group`` (a launcher's process group, e.g. torchrun) the RL policy trains on all ranks
+    together and rank 0 writes the manifest once every rank has finished; without it the
+    ranks are independent processes and rank 0 writes it if all shards exist when it ends.
+    """
     policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
     synth_cfg = section_config(SynthConfig, cfg.get("synth"), "synth")
     synth_cfg.set_size = synth_cfg.set_size or policy_cfg.k
@@ -67,27 +77,39 @@ def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_
     t0 = time.perf_counter()
     policy_dir = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
     STAGE_SECONDS["RL policy"] = time.perf_counter() - t0
-    out = Path(run_dir) / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id, asdict(synth_cfg),
-                                                      rl_cfg.regime, cfg.get("reward"))
-    if (out / "manifest.json").exists():
-        bad = damaged_shards(out)
-        if not bad:
-            STAGE_SECONDS["synthesis"] = 0.0
-            print(f"[r4t synthesize] shards: reusing {out} (sizes and checksums verified)", flush=True)
-            return out
-        # Rebuild only what failed: the good shards are skipped by synthesize(), the manifest is rewritten last.
-        print(f"[r4t synthesize] shards: {len(bad)} damaged in {out} ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}); "
-              "rebuilding them", flush=True)
-        for name in bad:
-            (out / name).unlink(missing_ok=True)
-            sidecar(out / name).unlink(missing_ok=True)
-        (out / "manifest.json").unlink()
+    out = _shards_dir(Path(run_dir), policy_dir, data, synth_cfg, rl_cfg.regime, cfg.get("reward"))
+    with main_process_first(rank, world_size if group else 1):  # rank 0 alone repairs a damaged cache
+        reuse = _reusable(out, quiet=rank != 0)
+    if reuse:
+        STAGE_SECONDS["synthesis"] = 0.0
+        return out
     t0 = time.perf_counter()
     policy = load_policy(str(policy_dir), domain=data.catalog.domain, k=policy_cfg.k)
     stats = synthesize(data, policy, rl_reward(cfg.get("reward"), rl_cfg), synth_cfg, out, rl_cfg.regime,
-                       policy_id=str(policy_dir), rank=rank, world_size=world_size)
+                       policy_id=str(policy_dir), rank=rank, world_size=world_size,
+                       before_manifest=(lambda: barrier(world_size)) if group else None)
     STAGE_SECONDS["synthesis"] = time.perf_counter() - t0
     rate = stats["written_now"] / max(stats["seconds"], 1e-9)
     print(f"[r4t synthesize] rank {rank}/{world_size}: {stats['written_now']} samples in {stats['seconds']:.1f}s "
           f"({rate:.1f} samples/s), {stats['unparsable_now']} unparsable fan-outs dropped -> {out}", flush=True)
     return out
+
+
+def _reusable(out: Path, quiet: bool = False) -> bool:
+    """True when ``out`` holds a complete, verified set of shards; damaged shards (and the
+    manifest) are removed so that synthesis rebuilds exactly those."""
+    if not (out / "manifest.json").exists():
+        return False
+    bad = damaged_shards(out)
+    if not bad:
+        if not quiet:
+            print(f"[r4t synthesize] shards: reusing {out} (sizes and checksums verified)", flush=True)
+        return True
+    # Rebuild only what failed: the good shards are skipped by synthesize(), the manifest is rewritten last.
+    print(f"[r4t synthesize] shards: {len(bad)} damaged in {out} ({', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}); "
+          "rebuilding them", flush=True)
+    for name in bad:
+        (out / name).unlink(missing_ok=True)
+        sidecar(out / name).unlink(missing_ok=True)
+    (out / "manifest.json").unlink()
+    return False

@@ -7,7 +7,8 @@ order-free). A fan-out with fewer than L sub-queries repeats rows (seeded) to fi
 Unparsable fan-outs are dropped and counted. Every sample keeps its reward components.
 
 Queries are cut into fixed shards (``queries_per_shard``); a shard's samples are seeded by
-the query (not by the process), so 1 or N ranks write identical shards; rank r of N writes
+the query (not by the process), so 1 or N ranks write identical shards (``generation_batch``
+decodes several queries of one shard together, seeded by the first); rank r of N writes
 shards j with j % N == r. Finished shards (tar + checksummed sidecar) are skipped on a
 rerun, so an interrupted run resumes at the first unfinished shard without losing or
 duplicating a sample. ``manifest.json`` is written last.
@@ -20,7 +21,7 @@ import time
 import zlib
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -50,12 +51,29 @@ def _rows(vectors: np.ndarray, set_size: int, rng: np.random.Generator) -> np.nd
     return vectors[rng.permutation(idx)[:set_size]]
 
 
-def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, query: Query,
-                     cfg: SynthConfig, regime: str, policy_id: str) -> tuple[list[dict[str, Any]], int]:
-    """Samples for one query (already filtered) and the number of unparsable fan-outs."""
-    seed = query_seed(cfg.seed, query.qid)
+def query_groups(queries: list[Query], cfg: SynthConfig) -> list[list[Query]]:
+    """The queries whose fan-outs decode in one generate() call: one each by default, else as
+    many as fit ``generation_batch`` prompts. Groups never cross a shard, so a shard's samples
+    do not depend on how many ranks write the shards."""
+    per_call = 1 if cfg.generation_batch is None else max(1, cfg.generation_batch // cfg.samples_per_query)
+    return [queries[i : i + per_call] for i in range(0, len(queries), per_call)]
+
+
+def sample_group(policy: FanoutPolicy, group: list[Query], cfg: SynthConfig) -> list[list[str]]:
+    """``samples_per_query`` completions for each query of the group, seeded by its first query."""
     policy.generation.temperature = cfg.temperature
-    completions = policy.sample([query.text], cfg.samples_per_query, seed=seed)[0]
+    batch = {} if cfg.generation_batch is None else {"batch_size": max(cfg.generation_batch, cfg.samples_per_query)}
+    return policy.sample([q.text for q in group], cfg.samples_per_query, seed=query_seed(cfg.seed, group[0].qid), **batch)
+
+
+def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, query: Query,
+                     cfg: SynthConfig, regime: str, policy_id: str,
+                     completions: list[str] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Samples for one query (already filtered) and the number of unparsable fan-outs;
+    ``completions``: its fan-outs when they were decoded with other queries' (``sample_group``)."""
+    seed = query_seed(cfg.seed, query.qid)
+    if completions is None:
+        completions = sample_group(policy, [query], cfg)[0]
     grounded = grounder.ground(completions, [query.text] * len(completions), [query.qid] * len(completions))
     rng = np.random.default_rng(seed)
     d = grounder.data
@@ -84,8 +102,10 @@ def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Com
 def synthesize(
     data: PreparedData, policy: FanoutPolicy, reward: CompositeReward, cfg: SynthConfig, out_dir: Path,
     regime: str = "oar", policy_id: str = "", rank: int = 0, world_size: int = 1, progress: bool = True,
+    before_manifest: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Write this rank's shards under ``out_dir``; rank 0 writes the manifest once all exist."""
+    """Write this rank's shards under ``out_dir``; rank 0 writes the manifest once all exist
+    (``before_manifest``, e.g. a process-group barrier, runs on every rank before that check)."""
     if regime not in ("oar", "wscr"):
         raise ConfigError(f"regime must be 'oar' or 'wscr', got {regime!r}")
     if cfg.samples_per_query < 1 or cfg.queries_per_shard < 1 or cfg.set_size < 1:
@@ -106,16 +126,24 @@ def synthesize(
             bar.update(len(shards[j]) * cfg.samples_per_query)
             continue
         samples = []
-        for q in shards[j]:
-            kept, fails = synthesize_query(policy, grounder, reward, q, cfg, regime, policy_id)
-            samples += kept
-            failures += fails
-            bar.update(cfg.samples_per_query)
+        # Each shard starts from an empty embedding cache: a transformer encoder's vectors depend (in the
+        # last float bits) on which texts share its batch, so a cache carried over from the shards this
+        # rank happened to write before would make the bytes depend on the number of ranks.
+        grounder.clear_cache()
+        for group in query_groups(shards[j], cfg):
+            decoded = sample_group(policy, group, cfg)
+            for q, completions in zip(group, decoded):
+                kept, fails = synthesize_query(policy, grounder, reward, q, cfg, regime, policy_id, completions)
+                samples += kept
+                failures += fails
+            bar.update(len(group) * cfg.samples_per_query)
         written += write_shard(path, samples)
         failpoint(f"synth:shard:{j}")
         bar.set_postfix(samples_per_s=f"{written / (time.perf_counter() - t0):.1f}")
     bar.close()
     stats = {"rank": rank, "written_now": written, "unparsable_now": failures, "seconds": time.perf_counter() - t0}
+    if before_manifest is not None:
+        before_manifest()
     if rank == 0 and all(shard_complete(out_dir / f"shard-{j:05d}.tar") for j in range(len(shards))):
         entries = [json.loads(sidecar(out_dir / f"shard-{j:05d}.tar").read_text()) | {"file": f"shard-{j:05d}.tar"} for j in range(len(shards))]
         atomic_write_json(out_dir / "manifest.json", {
