@@ -14,6 +14,7 @@ from typing import Sequence
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from r4t.seeding import seeded_or_not
 from r4t.errors import ConfigError
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.prompts import bare_prompt, instruction_prompt
@@ -50,24 +51,24 @@ class FanoutPolicy:
 
     @torch.no_grad()
     def sample(self, queries: Sequence[str], num_samples: int = 1, greedy: bool = False, seed: int | None = None, batch_size: int = 64) -> list[list[str]]:
-        """``num_samples`` completions per query (texts, special tokens removed)."""
-        if seed is not None:
-            torch.manual_seed(seed)
+        """``num_samples`` completions per query (texts, special tokens removed); ``seed`` seeds
+        the sampling without touching the caller's random stream."""
         self.model.eval()
         prompts = [self.prompt(q) for q in queries for _ in range(num_samples)]
         texts: list[str] = []
         lengths: list[int] = []
         g = self.generation
-        for start in range(0, len(prompts), batch_size):
-            enc = self.tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(self.model.device)
-            out = self.model.generate(
-                **enc, max_new_tokens=g.max_new_tokens, do_sample=not greedy,
-                temperature=None if greedy else g.temperature, top_p=None if greedy else g.top_p,
-                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
-            )
-            generated = out[:, enc["input_ids"].shape[1] :]
-            texts += self.tokenizer.batch_decode(generated, skip_special_tokens=True)
-            lengths += generated_lengths(generated, self.tokenizer.eos_token_id)
+        with seeded_or_not(seed):
+            for start in range(0, len(prompts), batch_size):
+                enc = self.tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(self.model.device)
+                out = self.model.generate(
+                    **enc, max_new_tokens=g.max_new_tokens, do_sample=not greedy,
+                    temperature=None if greedy else g.temperature, top_p=None if greedy else g.top_p,
+                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
+                )
+                generated = out[:, enc["input_ids"].shape[1] :]
+                texts += self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+                lengths += generated_lengths(generated, self.tokenizer.eos_token_id)
         self.last_generated_tokens = lengths  # per completion, EOS included: what a stand-in LM must decode
         return [texts[i * num_samples : (i + 1) * num_samples] for i in range(len(queries))]
 

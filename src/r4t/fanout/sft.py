@@ -13,16 +13,22 @@ import torch
 from tqdm.auto import tqdm
 
 from r4t.fanout.policy import FanoutPolicy
+from r4t.seeding import seeded
 
 
 def supervised_warmstart(
     policy: FanoutPolicy, pairs: Sequence[tuple[str, str]], steps: int = 300, batch_size: int = 32,
     lr: float = 1e-3, seed: int = 0, progress: bool = True,
 ) -> list[float]:
-    """Train in place; returns the loss per step."""
+    """Train in place; returns the loss per step (seeded, the caller's random stream untouched)."""
+    with seeded(seed):
+        return _train(policy, pairs, steps, batch_size, lr, seed, progress)
+
+
+def _train(policy: FanoutPolicy, pairs: Sequence[tuple[str, str]], steps: int, batch_size: int, lr: float, seed: int,
+           progress: bool) -> list[float]:
     tok, model = policy.tokenizer, policy.model
     rng = random.Random(seed)
-    torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * max(0.05, 1 - s / steps))
     model.train()

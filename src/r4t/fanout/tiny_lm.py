@@ -30,14 +30,14 @@ def train_word_tokenizer(texts: Iterable[str], min_frequency: int = 1) -> PreTra
 
 
 def build_tiny_lm(vocab_size: int, layers: int = 4, width: int = 128, heads: int = 4, context: int = 256, seed: int = 0) -> GPT2LMHeadModel:
-    import torch
+    from r4t.seeding import seeded
 
-    torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=vocab_size, n_positions=context, n_embd=width, n_layer=layers, n_head=heads,
         bos_token_id=2, eos_token_id=3, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
     )
-    return GPT2LMHeadModel(config)
+    with seeded(seed):
+        return GPT2LMHeadModel(config)
 
 
 def save_policy(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, directory: str | Path) -> None:

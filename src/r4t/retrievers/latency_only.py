@@ -24,6 +24,7 @@ from r4t.diffusion.denoiser import SetDenoiser
 from r4t.errors import ConfigError
 from r4t.retrievers.base import Retriever, retrievers
 from r4t.retrievers.diffusion import DiffusionRetriever
+from r4t.seeding import seeded
 
 # Published architecture hyper-parameters (config.json of each model); weights are never loaded.
 LLM_ARCHITECTURES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -53,11 +54,11 @@ def build_random_lm(arch: str, seed: int = 0, dtype: torch.dtype = torch.float32
         raise ConfigError(f"unknown latency-only architecture {arch!r}; known: {sorted(LLM_ARCHITECTURES)}")
     cls_name, kwargs = LLM_ARCHITECTURES[arch]
     config = getattr(transformers, cls_name)(**kwargs)
-    torch.manual_seed(seed)
-    if device is None:
-        return transformers.AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
-    with torch.device(device):
-        model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype)
+    with seeded(seed):
+        if device is None:
+            return transformers.AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
+        with torch.device(device):
+            model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype)
     return model.to(device).eval()
 
 
@@ -122,8 +123,8 @@ class LatencyOnlyDiffusion(DiffusionRetriever):
     def __init__(self, data: PreparedData, backbone: Any = None, set_size: int = 10, sampler: Any = None,
                  guidance: float = 0.1, sigma_data: float = 0.088, device: str = "cpu", seed: int = 0) -> None:
         Retriever.__init__(self, data)
-        torch.manual_seed(seed)
-        net = backbones.build(backbone or PAPER_DENOISER, dim=int(data.item_emb.shape[1]), set_size=set_size)
+        with seeded(seed):
+            net = backbones.build(backbone or PAPER_DENOISER, dim=int(data.item_emb.shape[1]), set_size=set_size)
         denoiser = SetDenoiser(net, sigma_data)
         self.num_parameters = sum(p.numel() for p in denoiser.parameters())
         self._setup(denoiser, set_size, sampler or {"name": "edm_sde", "steps": 256}, 1e-4, 80.0, guidance, device, seed)

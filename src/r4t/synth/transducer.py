@@ -119,27 +119,27 @@ def synthesize(
     grounder = FanoutGrounder(data, max_queries=policy.k)
     t0, written, failures = time.perf_counter(), 0, 0
     bar = tqdm(total=sum(len(shards[j]) for j in mine) * cfg.samples_per_query, desc="synthesizing", unit="fan-out", disable=not progress)
-    torch.set_grad_enabled(False)
-    for j in mine:
-        path = out_dir / f"shard-{j:05d}.tar"
-        if shard_complete(path):
-            bar.update(len(shards[j]) * cfg.samples_per_query)
-            continue
-        samples = []
-        # Each shard starts from an empty embedding cache: a transformer encoder's vectors depend (in the
-        # last float bits) on which texts share its batch, so a cache carried over from the shards this
-        # rank happened to write before would make the bytes depend on the number of ranks.
-        grounder.clear_cache()
-        for group in query_groups(shards[j], cfg):
-            decoded = sample_group(policy, group, cfg)
-            for q, completions in zip(group, decoded):
-                kept, fails = synthesize_query(policy, grounder, reward, q, cfg, regime, policy_id, completions)
-                samples += kept
-                failures += fails
-            bar.update(len(group) * cfg.samples_per_query)
-        written += write_shard(path, samples)
-        failpoint(f"synth:shard:{j}")
-        bar.set_postfix(samples_per_s=f"{written / (time.perf_counter() - t0):.1f}")
+    with torch.no_grad():  # not torch.set_grad_enabled(False): that would switch gradients off for the caller too
+        for j in mine:
+            path = out_dir / f"shard-{j:05d}.tar"
+            if shard_complete(path):
+                bar.update(len(shards[j]) * cfg.samples_per_query)
+                continue
+            samples = []
+            # Each shard starts from an empty embedding cache: a transformer encoder's vectors depend (in the
+            # last float bits) on which texts share its batch, so a cache carried over from the shards this
+            # rank happened to write before would make the bytes depend on the number of ranks.
+            grounder.clear_cache()
+            for group in query_groups(shards[j], cfg):
+                decoded = sample_group(policy, group, cfg)
+                for q, completions in zip(group, decoded):
+                    kept, fails = synthesize_query(policy, grounder, reward, q, cfg, regime, policy_id, completions)
+                    samples += kept
+                    failures += fails
+                bar.update(len(group) * cfg.samples_per_query)
+            written += write_shard(path, samples)
+            failpoint(f"synth:shard:{j}")
+            bar.set_postfix(samples_per_s=f"{written / (time.perf_counter() - t0):.1f}")
     bar.close()
     stats = {"rank": rank, "written_now": written, "unparsable_now": failures, "seconds": time.perf_counter() - t0}
     if before_manifest is not None:
