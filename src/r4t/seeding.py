@@ -9,9 +9,11 @@ that reused their caches. ``seeded`` forks torch's RNG for the block and restore
 
 from __future__ import annotations
 
+import random
 from contextlib import contextmanager, nullcontext
 from typing import ContextManager, Iterator
 
+import numpy as np
 import torch
 
 
@@ -27,3 +29,17 @@ def seeded(seed: int) -> Iterator[None]:
 def seeded_or_not(seed: int | None) -> ContextManager[None]:
     """``seeded(seed)``, or nothing when no seed is given (the caller's stream is used)."""
     return nullcontext() if seed is None else seeded(seed)
+
+
+@contextmanager
+def caller_rng_preserved() -> Iterator[None]:
+    """For third-party code that seeds the process-wide generators itself (transformers'
+    Trainer calls ``set_seed``): Python's, NumPy's and torch's states are restored after the block."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)

@@ -18,7 +18,17 @@ def rl_dirs(tmp_path):
 
 
 def test_rl_writes_policy_logs_and_reuses(tmp_path, capsys):
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
     assert main(["rl", "-c", str(TINY_CONFIG)]) == 0
+    # trl's trainer seeds every generator globally; the caller's streams come back as they were
+    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
     out = capsys.readouterr().out
     assert "warm-start policy on 4 val queries" in out and "saved" in out
     (run,) = rl_dirs(tmp_path)

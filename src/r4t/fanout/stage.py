@@ -30,6 +30,7 @@ from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
 from r4t.distributed import barrier, env_world, init_from_env, main_process_first
 from r4t.runs import atomic_dir, config_hash, failpoint
+from r4t.seeding import caller_rng_preserved
 from r4t.sections import checked_section
 from r4t.stage_configs import PolicyConfig, RLConfig  # noqa: F401  (re-exported: the stage's sections)
 
@@ -219,7 +220,14 @@ def rl_queries(catalog: Catalog, rl_cfg: RLConfig) -> tuple[list[Query], list[Qu
 
 
 def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None, run_dir: str | Path) -> Path:
-    """Train (or resume, or reuse) the RL policy; returns the folder of the final policy."""
+    """Train (or resume, or reuse) the RL policy; returns the folder of the final policy. The
+    caller's random generators are as they were afterwards (trl's trainer seeds them globally)."""
+    with caller_rng_preserved():
+        return _run_rl(data, policy_cfg, rl_cfg, reward_section, run_dir)
+
+
+def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None,
+            run_dir: str | Path) -> Path:
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
