@@ -76,10 +76,13 @@ def test_fit_runs_the_whole_pipeline_then_retrieve(tmp_path, capsys):
     out = capsys.readouterr().out
     for stage in ("[r4t data] catalog: built", "[r4t rl] warm-start:", "[r4t rl] saved", "[r4t synthesize] rank 0/1:"):
         assert stage in out
+    import re
+
+    assert re.search(r"\[r4t fit\] stage times: data [\d.]+s, RL policy [\d.]+s, synthesis [\d.]+s", out)  # returned by build_shards
     (ckpt,) = (tmp_path / "runs" / "tiny" / "diffusion" / "checkpoints").rglob("last.ckpt")
     assert main(["fit", "-c", str(r4t_config), "--trainer.enable_checkpointing=true"]) == 0  # second run: every stage reused
     out = capsys.readouterr().out
-    assert "RL policy: reusing" in out and "shards: reusing" in out and "warm-start:" not in out
+    assert "RL policy: reusing" in out and "shards: reusing" in out and "warm-start:" not in out and "synthesis 0.0s" in out
     assert f"resuming from {ckpt.relative_to(tmp_path)}" in out  # the finished fit is not retrained
     assert main(["retrieve", "-c", str(r4t_config), "--ckpt", str(ckpt), "--query", "jazz for studying", "-k", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -32,7 +32,7 @@ def accelerate_rl(config: Path, cwd: Path, failpoint: str | None = None) -> subp
 @pytest.mark.slow
 def test_rl_under_accelerate_launch_trains_one_policy_logs_once_and_resumes(tmp_path):
     config = tmp_path / "tiny.yaml"
-    config.write_text(TINY.read_text().replace("run_dir: runs/tiny", f"run_dir: {tmp_path / 'run'}").replace("  steps: 2", "  steps: 3"))
+    config.write_text(TINY.read_text().replace("run_dir: runs/tiny", f"run_dir: {tmp_path / 'run'}").replace("steps: 300", "steps: 60").replace("  steps: 2", "  steps: 3"))
     crashed = accelerate_rl(config, tmp_path, failpoint="rl:saved:2")
     assert crashed.returncode != 0, "the failpoint should have killed the job after checkpoint 2"
     out = next((tmp_path / "run" / "cache" / "rl").iterdir())

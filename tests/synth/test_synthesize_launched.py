@@ -30,7 +30,7 @@ def digest(folder: Path) -> dict[str, str]:
 @pytest.mark.slow
 def test_torchrun_synthesis_equals_one_process(tmp_path):
     config = tmp_path / "tiny.yaml"
-    config.write_text(TINY.read_text().replace("run_dir: runs/tiny", f"run_dir: {tmp_path / 'run'}")
+    config.write_text(TINY.read_text().replace("run_dir: runs/tiny", f"run_dir: {tmp_path / 'run'}").replace("steps: 300", "steps: 60")
                       + "  generation_batch: 8\n")  # the synth section is last: batched decoding, 4 queries per call
     run([str(BIN / "r4t"), "synthesize", "-c", str(config)], tmp_path)  # one process: data, warm start, RL, shards
     (shards,) = (tmp_path / "run" / "cache" / "shards").iterdir()

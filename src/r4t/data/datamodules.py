@@ -160,7 +160,7 @@ class ShardDataModule(CuratedSetDataModule):
     def prepare_data(self) -> None:
         import time
 
-        from r4t.synth.stage import STAGE_SECONDS, build_in_subprocess, shards_dir, shards_for
+        from r4t.synth.stage import build_in_subprocess, build_shards, shards_dir
 
         t0 = time.perf_counter()
         data = prepare_data(self.config)
@@ -168,12 +168,10 @@ class ShardDataModule(CuratedSetDataModule):
         if self._world()[1] > 1 and not (shards_dir(data, self.pipeline) / "manifest.json").exists():
             t1 = time.perf_counter()
             build_in_subprocess(self.pipeline)  # trl inside a DDP process would wait for the other ranks forever
-            STAGE_SECONDS.clear()
-            STAGE_SECONDS["RL policy + synthesis (child process)"] = time.perf_counter() - t1
-            print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in {"data": seconds, **STAGE_SECONDS}.items()), flush=True)
+            child = {"RL policy + synthesis (child process)": time.perf_counter() - t1}
+            print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in {"data": seconds, **child}.items()), flush=True)
             return
-        shards_for(data, self.pipeline)
-        stages = {"data": seconds, **STAGE_SECONDS}
+        stages = {"data": seconds, **build_shards(data, self.pipeline)[1]}
         print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
               + " (cached stages ~0s); diffusion training follows", flush=True)
 

@@ -16,8 +16,6 @@ from r4t.synth.shards import damaged_shards, sidecar
 from r4t.synth.transducer import SynthConfig, synthesize
 
 
-STAGE_SECONDS: dict[str, float] = {}  # wall time of the last shards_for call's stages (printed by `r4t fit`)
-
 
 def shards_dir(data: PreparedData, cfg: Mapping[str, Any]) -> Path:
     """Where ``shards_for`` puts the shards for config ``cfg`` (nothing is built)."""
@@ -63,7 +61,13 @@ def build_in_subprocess(cfg: Mapping[str, Any]) -> None:
 
 
 def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1, group: bool = False) -> Path:
-    """Build (or reuse) the RL policy and the shards for config ``cfg``; returns the shard folder.
+    """Build (or reuse) the RL policy and the shards for config ``cfg``; returns the shard folder."""
+    return build_shards(data, cfg, rank, world_size, group)[0]
+
+
+def build_shards(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1,
+                 group: bool = False) -> tuple[Path, dict[str, float]]:
+    """``shards_for`` and the wall seconds of its stages (``{"RL policy": s, "synthesis": s}``; ~0 when reused).
 
     ``rank``/``world_size`` pick this process's shards (j % world_size == rank). With
     ``group`` (a launcher's process group, e.g. torchrun) the RL policy trains on all ranks
@@ -76,23 +80,22 @@ def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_
     run_dir = cfg.get("run_dir", "runs/default")
     t0 = time.perf_counter()
     policy_dir = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
-    STAGE_SECONDS["RL policy"] = time.perf_counter() - t0
+    seconds = {"RL policy": time.perf_counter() - t0}
     out = _shards_dir(Path(run_dir), policy_dir, data, synth_cfg, rl_cfg.regime, cfg.get("reward"))
     with main_process_first(rank, world_size if group else 1):  # rank 0 alone repairs a damaged cache
         reuse = _reusable(out, quiet=rank != 0)
     if reuse:
-        STAGE_SECONDS["synthesis"] = 0.0
-        return out
+        return out, {**seconds, "synthesis": 0.0}
     t0 = time.perf_counter()
     policy = load_policy(str(policy_dir), domain=data.catalog.domain, k=policy_cfg.k)
     stats = synthesize(data, policy, rl_reward(cfg.get("reward"), rl_cfg), synth_cfg, out, rl_cfg.regime,
                        policy_id=str(policy_dir), rank=rank, world_size=world_size,
                        before_manifest=(lambda: barrier(world_size)) if group else None)
-    STAGE_SECONDS["synthesis"] = time.perf_counter() - t0
+    seconds["synthesis"] = time.perf_counter() - t0
     rate = stats["written_now"] / max(stats["seconds"], 1e-9)
     print(f"[r4t synthesize] rank {rank}/{world_size}: {stats['written_now']} samples in {stats['seconds']:.1f}s "
           f"({rate:.1f} samples/s), {stats['unparsable_now']} unparsable fan-outs dropped -> {out}", flush=True)
-    return out
+    return out, seconds
 
 
 def _reusable(out: Path, quiet: bool = False) -> bool:
