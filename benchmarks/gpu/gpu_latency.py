@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bundle import ENCODER_FILES, read_bundle, tiny  # noqa: E402
 
-from r4t.bench.latency import batch_of, measure_interleaved, timed_call  # noqa: E402
+from r4t.bench.latency import BatchLatency, batch_of, measure_interleaved, timed_call  # noqa: E402
 from r4t.bench.records import hardware, new_run_id, slugify, validate_record, versions  # noqa: E402
 from r4t.bench.stats import median_ratio  # noqa: E402
 from r4t.catalog.catalog import Catalog  # noqa: E402
@@ -122,10 +122,9 @@ def choose_rounds(round_s: float, remaining_s: float, sizes_left: int, lo: int, 
 
 
 def batch_entry(batch: int, total: np.ndarray, stages: dict[str, np.ndarray]) -> dict[str, Any]:
-    p50, p95, p99 = (float(x) for x in np.percentile(total, [50, 95, 99]))
-    return {"batch_size": batch, "calls": int(total.size), "p50_s": p50, "p95_s": p95, "p99_s": p99, "mean_s": float(total.mean()),
-            "queries_per_s": float(batch / total.mean()), "breakdown_s": {k: float(v.mean()) for k, v in sorted(stages.items())},
-            "round_s": [float(x) for x in total]}
+    """The record's batch entry, with every round's seconds so that runs pair up round by round."""
+    entry = BatchLatency.from_times(batch, total, {k: float(v.sum()) for k, v in stages.items()}).as_dict()
+    return {**entry, "round_s": [float(x) for x in total]}
 
 
 def main(argv: list[str] | None = None) -> int:

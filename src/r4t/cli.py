@@ -181,7 +181,7 @@ def _rl(rest: list[str]) -> int:
     if args.steps is not None:
         rl_cfg.steps = args.steps
     t0 = time.perf_counter()
-    rank, world = init_from_env("cuda" if _cuda() else "cpu")  # torchrun / accelerate launch: N processes, one policy
+    rank, world = init_from_env()  # torchrun / accelerate launch: N processes, one policy
     with main_process_first(rank, world):
         data = prepare_data(DataConfig.from_mapping(cfg), quiet=rank != 0)
     final = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), cfg.get("run_dir", "runs/default"))
@@ -189,11 +189,6 @@ def _rl(rest: list[str]) -> int:
         print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s on {world} process(es): policy at {final}")
     return 0
 
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 # ---------------------------------------------------------------------- synthesize
@@ -213,7 +208,7 @@ def _synthesize(rest: list[str]) -> int:
         if not 0 <= rank < world:
             raise ConfigError(f"--rank must be in [0, --world_size), got {rank} of {world}")
     else:  # a launcher's process group: RL trains on all ranks, rank 0 writes the manifest after every rank
-        rank, world = init_from_env("cuda" if _cuda() else "cpu")
+        rank, world = init_from_env()
     cfg = _stage_config(args)
     t0 = time.perf_counter()
     with main_process_first(rank, 1 if manual else world):

@@ -22,13 +22,15 @@ def env_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def init_from_env(device: str = "cpu") -> tuple[int, int]:
-    """(rank, world_size); joins the process group the launcher describes, if any."""
+def init_from_env(device: str | None = None) -> tuple[int, int]:
+    """(rank, world_size); joins the process group the launcher describes, if any (NCCL for a
+    CUDA ``device``, gloo otherwise; ``None``: CUDA when there is one)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
     if not dist.is_initialized():
-        backend = "nccl" if device.startswith("cuda") and torch.cuda.is_available() else "gloo"
+        cuda = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+        backend = "nccl" if cuda else "gloo"
         dist.init_process_group(backend=backend)
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))

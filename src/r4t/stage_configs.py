@@ -14,6 +14,16 @@ from typing import Any
 from r4t.sections import option
 
 
+def cache_key(section: Any, added: dict[str, Any]) -> dict[str, Any]:
+    """A section's fields as its cache key. ``added`` maps fields added after caches existed to
+    their defaults; such a field enters the key only when set away from it, so older caches stay valid."""
+    key = asdict(section)
+    for name, default in added.items():
+        if key.get(name) == default:
+            key.pop(name)
+    return key
+
+
 @dataclass
 class PolicyConfig:
     model: str = "tiny"                 # "tiny" (built here), "gemma3-270m" (the gemma extra), a local folder or a hub id
@@ -52,13 +62,8 @@ class RLConfig:
     precision: str = option("32", choices=("32", "bf16-mixed"))
 
     def cache_key(self) -> dict[str, Any]:
-        """The fields that name the RL cache. Fields added after caches existed are included
-        only when set away from their default, so older caches stay valid."""
-        key = asdict(self)
-        for name, default in ADDED_RL_FIELDS.items():
-            if key.get(name) == default:
-                key.pop(name)
-        return key
+        """The fields that name the RL cache (fields added later only when set)."""
+        return cache_key(self, ADDED_RL_FIELDS)
 
 
 ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32"}
@@ -79,12 +84,8 @@ class SynthConfig:
     generation_batch: int | None = option(None, min=1)
 
     def cache_key(self) -> dict[str, Any]:
-        """The fields that name the shard cache; added fields only when set (older caches stay valid)."""
-        key = asdict(self)
-        for name, default in ADDED_SYNTH_FIELDS.items():
-            if key.get(name) == default:
-                key.pop(name)
-        return key
+        """The fields that name the shard cache (fields added later only when set)."""
+        return cache_key(self, ADDED_SYNTH_FIELDS)
 
 
 ADDED_SYNTH_FIELDS = {"generation_batch": None}

@@ -4,11 +4,7 @@ import pytest
 from r4t.catalog.grounding import distinct_from_candidates
 from r4t.catalog.index import CatalogIndex
 from r4t.errors import ConfigError, DataError
-
-
-def unit(rng, n, d=16):
-    x = rng.standard_normal((n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+from tests.catalog.helpers import unit
 
 
 def test_exact_search_matches_brute_force():

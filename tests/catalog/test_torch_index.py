@@ -5,11 +5,7 @@ import torch
 from r4t.catalog.index import CatalogIndex
 from r4t.catalog.torch_index import TorchExactIndex
 from r4t.errors import ConfigError, DataError
-
-
-def unit(rng, n, d=16):
-    x = rng.standard_normal((n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+from tests.catalog.helpers import unit
 
 
 def test_same_ranking_as_faiss_flat_and_chunking_changes_nothing():

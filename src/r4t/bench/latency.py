@@ -37,6 +37,14 @@ class BatchLatency:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_times(cls, batch_size: int, times: Sequence[float], stage_totals: Mapping[str, float]) -> "BatchLatency":
+        """Percentiles of the call times; ``stage_totals``: each stage's seconds summed over the calls."""
+        arr = np.asarray(times, dtype=float)
+        p50, p95, p99 = _percentiles(arr)
+        return cls(batch_size, len(arr), p50, p95, p99, float(arr.mean()), float(batch_size / arr.mean()),
+                   {name: total / len(arr) for name, total in sorted(stage_totals.items())})
+
 
 @dataclass
 class LatencyProtocol:
@@ -96,10 +104,7 @@ def measure_batch(retriever: Retriever, texts: Sequence[str], protocol: LatencyP
         spent += elapsed
         if len(times) >= protocol.min_repeats and spent > protocol.budget_s:
             break
-    arr = np.array(times)
-    p50, p95, p99 = _percentiles(arr)
-    return BatchLatency(len(texts), len(times), p50, p95, p99, float(arr.mean()), float(len(texts) / arr.mean()),
-                        {name: total / len(times) for name, total in sorted(stages.items())})
+    return BatchLatency.from_times(len(texts), times, stages)
 
 
 @dataclass

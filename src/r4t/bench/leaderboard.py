@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from r4t.bench.leaderboard_gpu import gpu_section, split_by_device
-from r4t.bench.records import load_records
+from r4t.bench.records import load_records, record_batch
 
 JUDGE_KEY = "judge_mean"
 QUALITY_COLUMNS = [("judge_mean", "judge mean"), ("judge_diversity", "judge div"), ("judge_alignment", "judge align"),
@@ -84,17 +84,10 @@ def _metric(r: dict[str, Any], kind: str, key: str) -> dict[str, Any] | None:
     return ((q.get(kind) or {}).get("metrics") or {}).get(key)
 
 
-def _latency(r: dict[str, Any], batch: int) -> dict[str, Any] | None:
-    for b in (r.get("latency") or {}).get("batches", []):
-        if b["batch_size"] == batch:
-            return b
-    return None
-
-
 def directions_seconds(r: dict[str, Any], batch: int = DIRECTIONS_BATCH) -> float | None:
     """Mean time to turn a batch of query texts into search directions (encode + generate
     stages): the fan-out proper, what the paper's LLM-vs-diffusion latency compares."""
-    x = _latency(r, batch)
+    x = record_batch(r, batch)
     if x is None:
         return None
     return sum(float(x["breakdown_s"].get(s, 0.0)) for s in DIRECTION_STAGES)
@@ -104,11 +97,11 @@ def speedup_lines(rows: list[dict[str, Any]], batch: int = DIRECTIONS_BATCH) -> 
     """r4t_diffusion against the RL-tuned fan-out LM of the same machine: end to end and fan-out."""
     out = []
     for r in rows:
-        if r["retriever"]["name"] != "r4t_diffusion" or not (x := _latency(r, batch)):
+        if r["retriever"]["name"] != "r4t_diffusion" or not (x := record_batch(r, batch)):
             continue
         for lm in rows:
             same_machine = lm["hardware"]["summary"] == r["hardware"]["summary"]
-            if lm["retriever"]["label"] == RL_FANOUT_LABEL and same_machine and (y := _latency(lm, batch)):
+            if lm["retriever"]["label"] == RL_FANOUT_LABEL and same_machine and (y := record_batch(lm, batch)):
                 d_r, d_lm = directions_seconds(r, batch), directions_seconds(lm, batch)
                 out.append(f"- batch {batch}, {r['hardware']['summary']}: speed-up of {r['retriever']['label']} over {lm['retriever']['label']}: "
                            f"{y['p50_s'] / x['p50_s']:.1f}x end to end (p50 {x['p50_s']:.4f} s vs {y['p50_s']:.4f} s), "
@@ -129,7 +122,7 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
         columns += [("compositional", k, label.replace("@B", f"@{budget}")) for k, label in COMPOSITIONAL_COLUMNS]
     columns = [c for c in columns if any(_metric(r, c[0], c[1]) for r in rows)]
     best_q = {c: max((m["mean"] for r in rows if (m := _metric(r, c[0], c[1]))), default=None) for c in columns}
-    best_l = {b: min((x["p50_s"] for r in rows if (x := _latency(r, b))), default=None) for b in LATENCY_BATCHES}
+    best_l = {b: min((x["p50_s"] for r in rows if (x := record_batch(r, b))), default=None) for b in LATENCY_BATCHES}
     best_d = min((d for r in rows if (d := directions_seconds(r)) is not None), default=None)
     head = ["retriever", "open queries (intents)", "parse rate", *[label for _, _, label in columns],
             *[f"p50 s @ batch {b}" for b in LATENCY_BATCHES], f"fan-out s @ batch {DIRECTIONS_BATCH}", "machine"]
@@ -153,7 +146,7 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
             text = f"{m['mean']:.3f} [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"
             cells.append(f"**{text}**" if len(rows) > 1 and m["mean"] == best_q[c] else text)
         for b in LATENCY_BATCHES:
-            x = _latency(r, b)
+            x = record_batch(r, b)
             if x is None:
                 skipped = b in (r.get("latency") or {}).get("skipped_batch_sizes", [])
                 cells.append("skipped (budget)" if skipped else "n/a")
@@ -234,7 +227,7 @@ def plot_frontier(catalog: str, rows: list[dict[str, Any]], out: Path, batch: in
     import matplotlib.pyplot as plt
 
     points = [(r["retriever"]["label"], x["p50_s"], m["mean"], m["ci95"]) for r in rows
-              if (x := _latency(r, batch)) and (m := _metric(r, "open", JUDGE_KEY))]
+              if (x := record_batch(r, batch)) and (m := _metric(r, "open", JUDGE_KEY))]
     if not points:
         return False
     fig, ax = plt.subplots(figsize=(7.5, 4.8))

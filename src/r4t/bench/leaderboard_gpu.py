@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from r4t.bench.records import record_batch
 from r4t.bench.stats import median_ratio
 
 GPU_BATCHES = (1, 8, 64, 256, 1024)
@@ -30,10 +31,6 @@ def split_by_device(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]
     return [r for r in rows if not on_gpu(r)], [r for r in rows if on_gpu(r)]
 
 
-def _batch(r: dict[str, Any], size: int) -> dict[str, Any] | None:
-    return next((b for b in (r.get("latency") or {}).get("batches", []) if b["batch_size"] == size), None)
-
-
 def _run(r: dict[str, Any]) -> str | None:
     return ((r.get("latency") or {}).get("protocol") or {}).get("run")
 
@@ -47,7 +44,7 @@ def paired_speedups(rows: Sequence[dict[str, Any]]) -> list[tuple[str, int, Any,
             if r is ref or _run(r) != _run(ref):
                 continue
             for size in GPU_BATCHES:
-                a, b = _batch(ref, size), _batch(r, size)
+                a, b = record_batch(ref, size), record_batch(r, size)
                 if a and b and a.get("round_s") and len(a["round_s"]) == len(b.get("round_s") or []):
                     out.append((r["retriever"]["label"], size, median_ratio(np.asarray(a["round_s"]), np.asarray(b["round_s"])),
                                 r["hardware"]["summary"]))
@@ -66,7 +63,7 @@ def gpu_section(rows: Sequence[dict[str, Any]]) -> list[str]:
     for r in rows:
         cells = [r["retriever"]["label"] + (" *(latency only, random weights)*" if r["retriever"]["latency_only"] else "")]
         for size in GPU_BATCHES:
-            b = _batch(r, size)
+            b = record_batch(r, size)
             skipped = size in (r.get("latency") or {}).get("skipped_batch_sizes", [])
             cells.append(f"{b['p50_s']:.4f} / {b['p99_s']:.4f} ({b['calls']})" if b else ("skipped (budget)" if skipped else "n/a"))
         cells.append(r["hardware"]["summary"])

@@ -95,6 +95,11 @@ def write_record(registry: str | Path, record: dict[str, Any]) -> Path:
     return path
 
 
+def record_batch(record: dict[str, Any], batch_size: int) -> dict[str, Any] | None:
+    """A record's latency entry for one batch size (None if it was not timed at that size)."""
+    return next((b for b in (record.get("latency") or {}).get("batches", []) if b["batch_size"] == batch_size), None)
+
+
 def iter_record_files(registry: str | Path) -> Iterator[Path]:
     root = Path(registry)
     yield from sorted(p for p in root.glob("*/*/*.json"))

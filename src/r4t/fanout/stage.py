@@ -234,7 +234,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     from r4t.fanout.grpo import SoftGRPOTrainer
     from r4t.rewards.trl_adapter import trl_reward_functions
 
-    rank, world = init_from_env("cuda" if torch.cuda.is_available() else "cpu")
+    rank, world = init_from_env()
     main = rank == 0
     cache = Path(run_dir) / "cache"
     with main_process_first(rank, world):  # rank 0 trains or reuses the warm start; the others then read it
