@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from r4t.errors import ConfigError
 from r4t.sections import option
 
 
@@ -33,6 +34,20 @@ class PolicyConfig:
     max_new_tokens: int = option(160, min=1)
     tiny: dict[str, int] = option(default_factory=lambda: {"layers": 4, "width": 128, "heads": 4})
     warmstart: dict[str, Any] = option(default_factory=lambda: {"steps": 300, "batch_size": 32, "lr": 1e-3})
+
+    def __post_init__(self) -> None:
+        """``warmstart`` stays a plain mapping (its keys name the warm-start cache); its keys and ranges are checked here."""
+        unknown = sorted(set(self.warmstart) - set(WARMSTART_KEYS))
+        if unknown:
+            raise ConfigError(f"policy.warmstart: unknown key(s) {unknown}; known: {', '.join(WARMSTART_KEYS)}")
+        keep = self.warmstart.get("phrase_keep", 0.8)
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
+            raise ConfigError(f"policy.warmstart.phrase_keep: must be a number in (0, 1], got {keep!r}")
+
+
+# steps, batch_size, lr: the supervised warm start. phrase_keep: the chance that each attribute of a
+# curated member enters its target sub-query (generated catalogs; 1.0 names them all).
+WARMSTART_KEYS = ("steps", "batch_size", "lr", "phrase_keep")
 
 
 @dataclass
@@ -82,13 +97,18 @@ class SynthConfig:
     # Prompts per generate() call: several queries' fan-outs decode together (up to this many
     # prompts). None: each query's samples_per_query fan-outs alone, in calls of 64 (as before).
     generation_batch: int | None = option(None, min=1)
+    # Search each sub-query from between it and the query (fanout_lm's ``anchor``; < 1).
+    anchor: float = option(0.0, min=0.0, max=0.99)
+    # What a sample's target rows are: each sub-query's top-1 item (may repeat) or the set_size
+    # distinct items the teacher's fan-out serves (fanout_lm's exact grounding).
+    target: str = option("top1", choices=("top1", "served"))
 
     def cache_key(self) -> dict[str, Any]:
         """The fields that name the shard cache (fields added later only when set)."""
         return cache_key(self, ADDED_SYNTH_FIELDS)
 
 
-ADDED_SYNTH_FIELDS = {"generation_batch": None}
+ADDED_SYNTH_FIELDS = {"generation_batch": None, "anchor": 0.0, "target": "top1"}
 
 
 STAGE_SECTIONS: dict[str, type] = {"policy": PolicyConfig, "rl": RLConfig, "synth": SynthConfig}

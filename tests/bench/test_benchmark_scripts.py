@@ -133,3 +133,15 @@ def test_reward_vs_judge_correlates_signals_within_queries(tmp_path, monkeypatch
         if cells[2].strip() != "n/a":
             mean = float(cells[2].split(" [")[0])
             assert -1.0 <= mean <= 1.0
+
+
+def test_warmstart_targets_judges_every_design_and_the_upper_bound_is_exact(tmp_path, monkeypatch, capsys):
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["warmstart_targets.py", "-c", str(config), "--anchors", "0", "--max-queries", "6"])
+    runpy.run_path(str(ROOT / "benchmarks" / "warmstart_targets.py"), run_name="__main__")
+    rows = {line.split("|")[1].strip(): line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "design" not in line}
+    assert len(rows) == 6
+    # a member's own text grounds to that member: every item of a curated (on-intent) collection is on intent
+    upper = rows["the member's own text (upper bound)"]
+    assert float(upper[5]) == 100.0  # judge alignment
+    assert float(upper[3]) > float(rows["item_phrase, phrase_keep 0.8 (the default)"][3])  # judge mean

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from r4t.catalog.grounding import distinct_from_candidates
+from r4t.catalog.grounding import distinct_from_candidates, distinct_within_pool
 from r4t.catalog.index import CatalogIndex
 from r4t.errors import ConfigError, DataError
 from tests.catalog.helpers import unit
@@ -66,3 +66,15 @@ def test_distinct_from_candidates_round_robin_known_answer():
     # round 1: row 0 (0.9) takes 5; row 1's 5 is taken, so it takes 8. round 2: 6, then 9.
     assert distinct_from_candidates(ids, scores, 4) == [5, 8, 6, 9]
     assert distinct_from_candidates(ids, scores, 10) == [5, 8, 6, 9, 7]  # runs out honestly
+
+
+def test_distinct_within_pool_never_leaves_the_pool_known_answer():
+    items = np.eye(6, dtype=np.float32)            # item i is the unit vector e_i
+    rows = np.array([[[0, 0, 0, 0, 0, 1.0],        # nearest item overall: 5, which is outside the pool
+                      [0, 0.9, 0.1, 0, 0, 0]]], dtype=np.float32)
+    pool = np.array([[1, 2, 3]])
+    # row 1 takes 1 (0.9), then row 0 (all its pool scores 0: ties keep the pool's order) takes 2, then row 1 takes 3
+    assert distinct_within_pool(rows, pool, items, 3) == [[1, 2, 3]]
+    assert distinct_within_pool(rows, pool, items, 2) == [[1, 2]]
+    with pytest.raises(ConfigError, match="pool of 3 cannot hold 4"):
+        distinct_within_pool(rows, pool, items, 4)

@@ -23,6 +23,21 @@ def test_warmstart_pairs_are_well_formed(tiny_data):
         assert subs and len(subs) <= 10
 
 
+def test_phrase_keep_one_names_every_phrase_attribute(tiny_data):
+    import random
+
+    from r4t.fanout.warmstart import PHRASE_ATTRIBUTES, item_phrase
+
+    cat = tiny_data.catalog
+    for i in range(20):
+        full = " ".join(cat.attributes[a][i] for a in PHRASE_ATTRIBUTES["music"])
+        assert item_phrase(cat, i, random.Random(i), keep=1.0) == full
+    default = [item_phrase(cat, i, random.Random(i)) for i in range(200)]
+    assert sum(len(p.split()) for p in default) < sum(len(item_phrase(cat, i, random.Random(i), keep=1.0).split()) for i in range(200))
+    pairs = warmstart_pairs(cat, cat.queries_for(split="train"), phrase_keep=1.0)
+    assert pairs and all(parse_subqueries(c) for _, c in pairs)
+
+
 def test_warmstart_learns_and_sampling_is_seeded(tiny_data):
     cat = tiny_data.catalog
     pairs = warmstart_pairs(cat, cat.queries_for(split="train"))

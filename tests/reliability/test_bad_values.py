@@ -46,6 +46,9 @@ def _config(tmp_path, **sections):
     ({"policy__k": "ten"}, "policy.k: expected an integer, got 'ten'"),
     ({"rl__loss": "ppo"}, "rl.loss: must be one of 'soft_grpo', 'grpo', got 'ppo'"),
     ({"synth__sample_per_query": 4}, "synth: unknown key 'sample_per_query'"),
+    ({"synth__anchor": 1.0}, "synth.anchor: must be <= 0.99, got 1.0"),
+    ({"policy__warmstart__phrase_keep": 0}, "policy.warmstart.phrase_keep: must be a number in (0, 1], got 0"),
+    ({"policy__warmstart__step": 5}, "policy.warmstart: unknown key(s) ['step']"),
 ])
 def test_stage_values_fail_before_any_stage(tmp_path, capsys, command, setting, message):
     path = _config(tmp_path, **setting)

@@ -132,8 +132,9 @@ def test_dpp_greedy_is_linear_in_pool_size():
 
 
 def test_diversifiers_beat_topk_on_diversity(tiny_data):
-    from r4t.rewards import functional as F
     import torch
+
+    from r4t.rewards import functional as F
 
     q = tiny_data.query_emb[:20]
 
@@ -245,6 +246,14 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
     sets = r.retrieve([q.text for q in data.catalog.queries[:3]], 10)
     assert all(len(s) == len(set(s)) == 10 and set(s) <= set(data.catalog.item_ids) for s in sets)
     assert r.retrieve_indices(data.query_emb[:2], 10) == r.retrieve_indices(data.query_emb[:2], 10)  # seeded
+    pooled = retrievers.build({"name": name, "checkpoint": str(ckpt), "sampler": {"name": "euler", "steps": 4}, "pool": 20}, data=data)
+    top20 = data.item_index.search(data.query_emb[:3], 20)[1]
+    got = pooled.retrieve_indices(data.query_emb[:3], 10)
+    assert all(len(set(s)) == 10 and set(s) <= set(p.tolist()) for s, p in zip(got, top20))  # inside each query's dense top-20
+    with pytest.raises(ConfigError, match="pool must be a whole number"):
+        retrievers.build({"name": name, "checkpoint": str(ckpt), "pool": 0}, data=data)
+    jitter = retrievers.build({"name": "query_jitter", "scale": 2.0, "pool": 20}, data=data)  # the control grounds the same way
+    assert all(set(s) <= set(p.tolist()) for s, p in zip(jitter.retrieve_indices(data.query_emb[:3], 10), top20))
     other = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 32}, run_dir=str(tmp_path / "run2")), quiet=True)
     with pytest.raises(DataError, match="model dim 64 does not match the catalog embeddings' 32"):
         retrievers.build({"name": name, "checkpoint": str(ckpt)}, data=other)

@@ -135,3 +135,26 @@ def test_shards_do_not_depend_on_the_rank_count_with_a_batch_sensitive_encoder(t
     run(tiny_data, tiny_policy_dir, two, rank=1, world=2, cfg=cfg)
     run(tiny_data, tiny_policy_dir, two, rank=0, world=2, cfg=cfg)
     assert len(digest(one)) >= 2 and digest(two) == digest(one)
+
+
+def test_served_target_with_anchor_is_what_fanout_lm_serves(tiny_data, tiny_policy_dir, tmp_path):
+    """synth.target: served + synth.anchor: each sample's rows are the distinct items that
+    fanout_lm (same anchor) serves for that fan-out; top1 stays the default."""
+    from r4t.fanout.grounding import anchored
+
+    cfg = SynthConfig(samples_per_query=3, queries_per_shard=8, set_size=10, seed=0, max_queries=4, anchor=0.6, target="served")
+    run(tiny_data, tiny_policy_dir, tmp_path, cfg=cfg)
+    samples = list(read_shards(sorted(str(p) for p in tmp_path.glob("shard-*.tar"))))
+    assert samples
+    encode, index = tiny_data.embedder.encode, tiny_data.item_index
+    for s in samples:
+        subs = s["meta"]["subqueries"]
+        directions = anchored(encode(subs), encode([s["query"]]), 0.6)
+        served = index.search(directions, 10)[1][0].tolist() if len(subs) == 1 else index.search_distinct(directions, 10)
+        assert s["meta"]["items"] == served and len(set(served)) == 10
+        rows = tiny_data.item_emb[served]
+        assert sorted(np.argmax(s["z"] @ rows.T, axis=1).tolist()) == list(range(10))  # each served item once
+    assert SynthConfig().cache_key() == SynthConfig(anchor=0.0, target="top1").cache_key()  # old shard caches stay valid
+    with pytest.raises(ConfigError, match="served needs the oar"):
+        policy = load_policy(str(tiny_policy_dir), domain="music", k=3)
+        synthesize(tiny_data, policy, build_reward(None), cfg, tmp_path / "w", regime="wscr", progress=False)

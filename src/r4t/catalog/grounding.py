@@ -8,7 +8,7 @@ row is represented before any row gets a second item.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,11 +46,34 @@ def distinct_from_candidates(ids: np.ndarray, scores: np.ndarray, k: int) -> lis
     return chosen
 
 
+def distinct_within_pool(rows: np.ndarray, pool_ids: np.ndarray, item_emb: np.ndarray, k: int) -> list[list[int]]:
+    """k distinct items per set, each set's rows grounded among its own candidate pool only.
+
+    ``rows`` [B, L, d] (generated directions), ``pool_ids`` [B, M] (e.g. the query's dense
+    top-M). Every row ranks all M candidates by inner product and the rows take turns as in
+    ``distinct_from_candidates``; the set stays inside the pool, the rows choose where in it.
+    """
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim != 3 or pool_ids.ndim != 2 or len(rows) != len(pool_ids):
+        raise DataError(f"distinct_within_pool expects rows [B, L, d] and pool ids [B, M]; got {rows.shape} and {pool_ids.shape}")
+    if pool_ids.shape[1] < k:
+        raise ConfigError(f"a candidate pool of {pool_ids.shape[1]} cannot hold {k} distinct items")
+    out = []
+    for set_rows, ids in zip(rows, pool_ids):
+        scores = set_rows @ item_emb[ids].T                                  # [L, M]
+        order = np.argsort(-scores, axis=1, kind="stable")
+        out.append(distinct_from_candidates(ids[order], np.take_along_axis(scores, order, axis=1), k))
+    return out
+
+
 Search = Callable[[np.ndarray, int], "tuple[np.ndarray, np.ndarray]"]
+# What search_distinct returns: list[int] for one set of rows ([L, d]), list[list[int]] for a
+# batch ([B, L, d]). The shape decides, which a type checker cannot see, hence Any.
+DistinctIds = Any
 
 
 def search_distinct_with(search: Search, rows: np.ndarray, k: int, ntotal: int, dim: int,
-                         depth: int | None = None) -> list[list[int]]:
+                         depth: int | None = None) -> DistinctIds:
     """k distinct items per set of rows through any top-k ``search(queries, depth)`` -> (scores, ids).
 
     ``rows``: [L, d] (one set) or [B, L, d] (batch). One batched search for all B*L rows; if
@@ -85,4 +108,4 @@ def search_distinct_with(search: Search, rows: np.ndarray, k: int, ntotal: int, 
     out = [r for r in results if r is not None]
     if any(len(r) < k for r in out):  # only reachable if the search returned -1 padding everywhere
         raise DataError(f"could not find {k} distinct items; the index returned too few valid hits")
-    return out[0] if single else out  # type: ignore[return-value]
+    return out[0] if single else out

@@ -19,6 +19,17 @@ from r4t.fanout.parsing import parse_subqueries
 from r4t.rewards.base import SetBatch
 
 
+def anchored(directions: np.ndarray, query: np.ndarray, anchor: float) -> np.ndarray:
+    """Search directions between each sub-query and its query: ``normalize(anchor * q + (1 - anchor) * s)``.
+
+    ``fanout_lm`` and synthesis share it, so a teacher's synthesized sets are the sets that
+    fan-out would serve. ``anchor`` 0 returns the sub-query vectors unchanged."""
+    if not anchor:
+        return directions
+    mixed = anchor * np.atleast_2d(query) + (1.0 - anchor) * directions
+    return (mixed / np.linalg.norm(mixed, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)
+
+
 @dataclass
 class GroundedFanout:
     """One completion, grounded: its sub-queries and the items they retrieved."""
@@ -35,15 +46,19 @@ class FanoutGrounder:
     fan-out (``search_distinct`` over the sub-query vectors, plain top-k for one), standing
     in for the directions as the benchmark's composite does. On val, rewards on the served
     set predict the judge; rewards on sub-query top-1 items barely do
-    (benchmarks/results/reward_vs_judge_*.md)."""
+    (benchmarks/results/reward_vs_judge_*.md). ``anchor``: search each sub-query from between
+    it and the query (``anchored``), as ``fanout_lm``'s ``anchor`` does; the rewards still see
+    the sub-queries' own vectors."""
 
     def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1, cache_size: int = 200_000,
-                 served_k: int | None = None) -> None:
+                 served_k: int | None = None, anchor: float = 0.0) -> None:
         if depth < 1:
             raise DataError(f"grounding depth must be >= 1, got {depth}")
         if served_k is not None and not 1 <= served_k <= len(data.catalog):
             raise DataError(f"grounding served_k must be in [1, {len(data.catalog)}], got {served_k}")
-        self.data, self.max_queries, self.depth, self.served_k = data, max_queries, depth, served_k
+        if not 0.0 <= anchor < 1.0:
+            raise DataError(f"grounding anchor must be in [0, 1), got {anchor!r}")
+        self.data, self.max_queries, self.depth, self.served_k, self.anchor = data, max_queries, depth, served_k, float(anchor)
         self._emb_cache: dict[str, np.ndarray] = {}
         self.cache_size = cache_size
         self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
@@ -75,8 +90,10 @@ class FanoutGrounder:
             return [None] * len(parsed)
         d = self.data
         sub_emb = self.encode(flat)
-        _, ids = d.item_index.search(sub_emb, self.depth)
         q_emb = self.encode(list(query_texts))
+        owner = np.repeat(np.arange(len(parsed)), [len(p) if p else 0 for p in parsed])
+        search_emb = anchored(sub_emb, q_emb[owner], self.anchor)
+        _, ids = d.item_index.search(search_emb, self.depth)
         out: list[GroundedFanout | None] = []
         cursor = 0
         for n, subs in enumerate(parsed):
@@ -96,7 +113,7 @@ class FanoutGrounder:
                     item_attributes={a: c[top1][None] for a, c in self._codes.items()},
                 )
             else:
-                batch = self._served_batch(sub_emb[rows], q_emb[n : n + 1])
+                batch = self._served_batch(search_emb[rows], q_emb[n : n + 1])
             if qids is not None:
                 self._add_ground_truth(batch, qids[n])
             out.append(GroundedFanout(subs, top1, ids[rows].tolist(), batch))
@@ -105,6 +122,7 @@ class FanoutGrounder:
     def served(self, directions: np.ndarray) -> list[int]:
         """The items ``fanout_lm`` serves for these sub-query vectors (its exact calls)."""
         index = self.data.item_index
+        assert self.served_k is not None, "served() needs a grounder built with served_k"
         if len(directions) == 1:
             return index.search(directions, self.served_k)[1][0].tolist()
         return index.search_distinct(directions, self.served_k)

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 import numpy as np
 import torch
@@ -23,15 +23,15 @@ from transformers import TrainerCallback
 
 from r4t.catalog.catalog import Catalog, Query
 from r4t.data.prepare import PreparedData
+from r4t.distributed import barrier, env_world, init_from_env, main_process_first
 from r4t.errors import ConfigError
 from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
-from r4t.distributed import barrier, env_world, init_from_env, main_process_first
 from r4t.runs import atomic_dir, config_hash, failpoint
-from r4t.seeding import caller_rng_preserved
 from r4t.sections import checked_section
+from r4t.seeding import caller_rng_preserved
 from r4t.stage_configs import PolicyConfig, RLConfig  # noqa: F401  (re-exported: the stage's sections)
 
 
@@ -45,7 +45,7 @@ def _log(msg: str) -> None:
         print(f"[r4t rl] {msg}", flush=True)
 
 
-def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> tuple[FanoutPolicy, Path]:
+def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> tuple[FanoutPolicy, Path | str]:
     """The starting policy, cached: the tiny LM built here, Gemma 3 270M, or a loaded checkpoint,
     warm-started on curated (query -> sub-queries) pairs when ``warmstart.steps`` > 0."""
     from r4t.fanout.sft import supervised_warmstart
@@ -65,7 +65,7 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
     catalog = data.catalog
     train_queries = catalog.queries_for(split="train")
     nearest = None if has_themes(catalog) else nearest_collections(catalog, data.query_emb, data.collection_title_emb, train_queries)
-    pairs = warmstart_pairs(catalog, train_queries, k=cfg.k, nearest=nearest)
+    pairs = warmstart_pairs(catalog, train_queries, k=cfg.k, nearest=nearest, phrase_keep=float(ws.get("phrase_keep", 0.8)))
     if not pairs:
         raise ConfigError(f"catalog {catalog.name!r} yields no warm-start pairs (no training queries with matching collections)")
     t0 = time.perf_counter()
@@ -123,7 +123,8 @@ def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Comp
     """Mean reward (total and terms) of one sampled fan-out per query; parse failures score the minimum."""
     completions = [c[0] for c in policy.sample([q.text for q in queries], 1, seed=seed)]
     grounded = grounder.ground(completions, [q.text for q in queries], [q.qid for q in queries])
-    totals, terms = [], {n: [] for n in reward.components}
+    totals: list[float] = []
+    terms: dict[str, list[float]] = {n: [] for n in reward.components}
     for g in grounded:
         if g is None:
             totals.append(reward.min_value)
@@ -265,7 +266,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
         save_steps=rl_cfg.save_steps, save_total_limit=2, seed=rl_cfg.seed, adam_beta1=0.9, adam_beta2=0.95,
     )
     trainer_cls = SoftGRPOTrainer if rl_cfg.loss == "soft_grpo" else GRPOTrainer
-    extra = {"beta_ratio": rl_cfg.beta_ratio, "beta_nll": rl_cfg.beta_nll} if rl_cfg.loss == "soft_grpo" else {}
+    extra: dict[str, Any] = {"beta_ratio": rl_cfg.beta_ratio, "beta_nll": rl_cfg.beta_nll} if rl_cfg.loss == "soft_grpo" else {}
     metrics_csv = out / "metrics.csv"
     if rl_cfg.lora:
         from peft import LoraConfig
@@ -273,9 +274,9 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
         lora = dict(rl_cfg.lora)
         extra["peft_config"] = LoraConfig(r=int(lora.get("r", 16)), lora_alpha=int(lora.get("alpha", 32)),
                                           target_modules=lora.get("target_modules", "all-linear"), task_type="CAUSAL_LM")
-    trainer = trainer_cls(model=policy.model, reward_funcs=funcs, args=args, train_dataset=dataset,
+    trainer = trainer_cls(model=policy.model, reward_funcs=list[Any](funcs), args=args, train_dataset=dataset,
                           processing_class=policy.tokenizer, callbacks=[CSVMetricsCallback(metrics_csv, shared), FailpointCallback()], **extra)
-    policy.model = trainer.model  # with LoRA this is the peft-wrapped model that trains
+    policy.model = cast(Any, trainer.model)  # with LoRA this is the peft-wrapped model that trains
     resume = any(out.glob("checkpoint-*"))
     if resume and main:
         last_step = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
@@ -297,7 +298,8 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if metrics_csv.exists():
         plot_curve(metrics_csv, out / "curve.png", {"warm-start": before, "RL": after})
-    model = policy.model.merge_and_unload() if hasattr(policy.model, "merge_and_unload") else policy.model
+    merge = getattr(policy.model, "merge_and_unload", None)  # a peft-wrapped model: fold the LoRA adapters in
+    model = merge() if callable(merge) else policy.model
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         policy.tokenizer.save_pretrained(tmp)

@@ -25,10 +25,13 @@ PHRASE_ATTRIBUTES = {
 }
 
 
-def item_phrase(catalog: Catalog, index: int, rng: random.Random, max_words: int = 6) -> str:
+def item_phrase(catalog: Catalog, index: int, rng: random.Random, max_words: int = 6, keep: float = 0.8) -> str:
     """A short sub-query for one item: ``catalog.meta["phrase_template"]`` over its attribute
-    columns (and ``{text}``) when the catalog has one, the built-in domains' attribute order,
-    or else the first words of its text (any domain)."""
+    columns (and ``{text}``) when the catalog has one, the built-in domains' attribute order
+    (each attribute kept with probability ``keep``), or else the first words of its text (any domain).
+
+    ``keep`` 1.0 names every attribute: grounded as fan-out grounds them, such phrases find
+    on-intent items far more often than the default 0.8's (benchmarks/results/warmstart_targets.md)."""
     template = catalog.meta.get("phrase_template")
     if template:
         values = {**catalog.item_attributes(index), "text": catalog.item_texts[index]}
@@ -36,7 +39,7 @@ def item_phrase(catalog: Catalog, index: int, rng: random.Random, max_words: int
         return phrase or " ".join(catalog.item_texts[index].split()[:max_words])
     attrs = PHRASE_ATTRIBUTES.get(catalog.domain)
     if attrs and all(a in catalog.attributes for a in attrs):
-        chosen = [a for a in attrs if rng.random() < 0.8] or [attrs[2]]
+        chosen = [a for a in attrs if rng.random() < keep] or [attrs[2]]
         return " ".join(catalog.attributes[a][index] for a in chosen)
     return " ".join(catalog.item_texts[index].split()[:max_words])
 
@@ -61,7 +64,7 @@ def nearest_collections(catalog: Catalog, query_emb: np.ndarray, title_emb: np.n
 
 
 def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per_query: int = 4, seed: int = 0,
-                    nearest: Mapping[str, list[int]] | None = None) -> list[tuple[str, str]]:
+                    nearest: Mapping[str, list[int]] | None = None, phrase_keep: float = 0.8) -> list[tuple[str, str]]:
     """(prompt, completion) pairs from the training collections. A query's answers are the
     collections curated for its intent (generated catalogs) or, given ``nearest``, the
     collections nearest to it (``nearest_collections``: every training query gets pairs);
@@ -82,7 +85,7 @@ def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per
             members_options = [catalog.collections[n].items for n in cols]
         for members in rng.sample(members_options, min(per_query, len(members_options))):
             items = rng.sample(list(members), min(k, len(members)))
-            subs = list(dict.fromkeys(item_phrase(catalog, i, rng) for i in items))
+            subs = list(dict.fromkeys(item_phrase(catalog, i, rng, keep=phrase_keep) for i in items))
             pairs.append((bare_prompt(q.text), format_subqueries(subs)))
     return pairs
 

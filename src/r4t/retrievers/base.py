@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from r4t.catalog.embedders import check_embeddings
+from r4t.catalog.grounding import distinct_within_pool
 from r4t.data.prepare import PreparedData
 from r4t.errors import ConfigError, DataError
 from r4t.registry import Registry
@@ -51,6 +52,13 @@ class StageTimer:
         self.totals.clear()
 
 
+def check_pool(pool: int | None, who: str) -> int | None:
+    """A candidate-pool size: None (the whole catalog) or a whole number >= 1."""
+    if pool is not None and (isinstance(pool, bool) or not isinstance(pool, int) or pool < 1):
+        raise ConfigError(f"{who} pool must be a whole number >= 1 (or null), got {pool!r}")
+    return pool
+
+
 class Retriever(ABC):
     """Returns sets of k distinct catalog items, batched over queries."""
 
@@ -70,7 +78,7 @@ class Retriever(ABC):
         a spec whose argument names a file that no override copied)."""
         return {}
 
-    def clear_caches(self) -> None:
+    def clear_caches(self) -> None:  # noqa: B027 (an optional hook: most retrievers memoise nothing)
         """Drop memoised work (e.g. sub-query embeddings) so a timed call pays full price."""
 
     def retrieve(self, queries: Sequence[str], k: int) -> list[list[str]]:
@@ -101,6 +109,8 @@ class Retriever(ABC):
         """Catalog indices given both the query texts and their embeddings (callers that
         have cached embeddings pass them; ``None`` only where ``uses_query_embedding`` is
         False); embedding-only retrievers ignore the texts."""
+        if query_emb is None:
+            raise ConfigError(f"{type(self).__name__} searches from the query embeddings; it was called without them")
         return self.retrieve_indices(query_emb, k)
 
     def retrieve_indices(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
@@ -123,6 +133,16 @@ class Retriever(ABC):
     @abstractmethod
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         """[B, d] unit-norm float32 -> B lists of k distinct indices."""
+
+    def ground_rows(self, rows: np.ndarray, query_emb: np.ndarray, k: int, pool: int | None = None) -> list[list[int]]:
+        """Generated rows [B, L, d] -> k distinct items per set: the nearest in the whole catalog,
+        or, with ``pool`` M, the rows' choice among each query's dense top-M candidates."""
+        if pool is None:
+            with self.stage("search"):
+                return self.data.item_index.search_distinct(rows, k)
+        _, pool_ids = self.candidates(np.atleast_2d(query_emb), max(pool, k))
+        with self.stage("search"):
+            return distinct_within_pool(rows, pool_ids, self.data.item_emb, k)
 
     def candidates(self, query_emb: np.ndarray, pool: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``pool`` (scores, indices) per query from the index (pool clipped to the catalog)."""

@@ -13,6 +13,9 @@ Defaults, both chosen from measured tables (benchmarks/results/):
   noise, so the sets spread further from the query (more Vendi diversity, less alignment);
   Heun 8 got its diversity from under-integrating the ODE instead, at 3.75x the calls.
   Pass ``sampler`` for others, e.g. the paper's ``{"name": "edm_sde", "steps": 256}``.
+* pool None: rows are grounded to their nearest distinct items in the whole catalog. An
+  integer M grounds them among the query's dense top-M instead (as DPP and MMR re-rank
+  their top-100): the model then chooses which of the query's candidates form the set.
 * guidance 0.0: the paper samples with classifier-free guidance 0.1, which doubles every
   network call's batch; on both catalogs 0.1 scored no better than 0 (0.5-2 scored worse).
   Models are still trained with condition dropout, so ``guidance`` can be turned back on.
@@ -32,8 +35,7 @@ from r4t.diffusion.denoiser import SetDenoiser
 from r4t.diffusion.generate import generate_sets
 from r4t.diffusion.samplers import samplers
 from r4t.errors import DataError
-from r4t.retrievers.base import Retriever, retrievers
-
+from r4t.retrievers.base import Retriever, check_pool, retrievers
 
 DEFAULT_SAMPLER = {"name": "dpmpp_2m", "steps": 4, "temperature": 3.0}
 
@@ -58,8 +60,9 @@ def check_trained_on(trained_on: dict[str, Any] | None, data: PreparedData, chec
 
 class DiffusionRetriever(Retriever):
     def __init__(self, data: PreparedData, checkpoint: str, sampler: Any = None, guidance: float = 0.0,
-                 use_ema: bool = True, device: str = "cpu", seed: int = 0) -> None:
+                 use_ema: bool = True, device: str = "cpu", seed: int = 0, pool: int | None = None) -> None:
         super().__init__(data)
+        self.pool = check_pool(pool, "diffusion")
         from r4t.diffusion.checkpoint import is_denoiser_folder, load_denoiser_folder, load_set_diffusion
 
         if is_denoiser_folder(checkpoint):  # an exported artifact's denoiser: safetensors + JSON
@@ -105,8 +108,7 @@ class DiffusionRetriever(Retriever):
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         with self.stage("generate"):
             rows = self.generate(query_emb)
-        with self.stage("search"):
-            return self.data.item_index.search_distinct(rows, k)
+        return self.ground_rows(rows, query_emb, k, self.pool)
 
 
 @retrievers.register("r4t_diffusion")

@@ -35,12 +35,11 @@ import numpy as np
 
 from r4t.data.prepare import PreparedData
 from r4t.errors import ConfigError, DataError
-from r4t.fanout.grounding import FanoutGrounder
+from r4t.fanout.grounding import FanoutGrounder, anchored
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.retrievers.base import Retriever, retrievers
 from r4t.rewards import build_reward
-
 
 FALLBACKS = ("dense_topk", "error")
 
@@ -104,8 +103,8 @@ class FanoutLM(Retriever):
         need_own = failed if not self.anchor else list(range(len(texts)))  # anchoring reads every query's vector
         own_texts = [texts[n] for n in need_own] if query_emb is None else []
         with self.stage("encode"):
-            emb = self.grounder.encode(flat + own_texts) if flat or own_texts else None
-            own_emb = np.atleast_2d(query_emb)[need_own] if query_emb is not None else (emb[len(flat):] if need_own else None)
+            emb = self.grounder.encode(flat + own_texts) if flat or own_texts else np.zeros((0, 0), dtype=np.float32)
+            own_emb = np.atleast_2d(query_emb)[need_own] if query_emb is not None else emb[len(flat):]
         own = dict(zip(need_own, own_emb)) if need_own else {}
         rows, cursor = [], 0
         for n, subs in enumerate(subqueries):
@@ -115,8 +114,7 @@ class FanoutLM(Retriever):
                 sub = emb[cursor : cursor + len(subs)]
                 cursor += len(subs)
                 if self.anchor:  # each sub-query is searched from between it and the query
-                    sub = self.anchor * own[n][None] + (1.0 - self.anchor) * sub
-                    sub = sub / np.linalg.norm(sub, axis=1, keepdims=True).clip(1e-12)
+                    sub = anchored(sub, own[n], self.anchor)
                 rows.append(sub.astype(np.float32))
         return rows
 

@@ -7,6 +7,9 @@ noise norm relative to the unit-norm query), and grounds them with the same
 this row has learned nothing the leaderboard can show: it is what "k directions near
 the query" buys without any model.
 
+``pool`` grounds the directions among the query's dense top-``pool`` candidates, exactly as
+the diffusion retrievers' ``pool`` does: the control for a pooled learned retriever.
+
 The noise is seeded per query text (not per batch position), so a query gets the same
 set whatever batch it is served in; ``seed`` changes every draw (the WSCR protocol's
 repeated runs set it).
@@ -20,15 +23,16 @@ from typing import Sequence
 import numpy as np
 
 from r4t.errors import ConfigError
-from r4t.retrievers.base import Retriever, retrievers
+from r4t.retrievers.base import Retriever, check_pool, retrievers
 
 
 @retrievers.register("query_jitter")
 class QueryJitter(Retriever):
     """``copies`` Gaussian-jittered copies of the query vector, grounded to k distinct items."""
 
-    def __init__(self, data, scale: float = 1.0, copies: int = 10, seed: int = 0) -> None:  # noqa: ANN001
+    def __init__(self, data, scale: float = 1.0, copies: int = 10, seed: int = 0, pool: int | None = None) -> None:  # noqa: ANN001
         super().__init__(data)
+        self.pool = check_pool(pool, "query_jitter")
         if not np.isfinite(scale) or scale < 0:
             raise ConfigError(f"query_jitter scale must be a finite number >= 0, got {scale}")
         if copies < 1:
@@ -39,7 +43,9 @@ class QueryJitter(Retriever):
         rng = np.random.default_rng([self.seed, zlib.crc32(text.encode("utf-8"))])
         return rng.standard_normal((self.copies, dim)).astype(np.float32)
 
-    def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:
+    def directions(self, texts: Sequence[str], query_emb: np.ndarray | None) -> list[np.ndarray]:
+        if query_emb is None:
+            raise ConfigError("query_jitter perturbs the query embeddings; it was called without them")
         emb = np.atleast_2d(np.asarray(query_emb, dtype=np.float32))
         if len(texts) != len(emb):
             raise ConfigError(f"query_jitter got {len(texts)} texts for {len(emb)} query vectors")
@@ -50,8 +56,8 @@ class QueryJitter(Retriever):
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         self.check_k(k)
         rows = np.stack(self.directions(texts, query_emb))
-        with self.stage("search"):
-            return self.data.item_index.search_distinct(rows, k)
+        assert query_emb is not None  # directions() refused None
+        return self.ground_rows(rows, query_emb, k, self.pool)
 
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         # Embedding-only callers: seed by row position (texts unknown).

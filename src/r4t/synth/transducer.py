@@ -3,7 +3,9 @@
 For every training query: S fan-outs at temperature 0.9, each grounded in the index. The
 target Z [L, d] holds, per sub-query, the content embedding of its top-1 item (OAR) or the
 sub-query's own text embedding (WSCR); L = k rows, in a seeded random order (sets are
-order-free). A fan-out with fewer than L sub-queries repeats rows (seeded) to fill L.
+order-free). ``synth.target: served`` takes the L distinct items the fan-out serves instead
+(and the reward, for the filter, scores them); ``synth.anchor`` searches from between each
+sub-query and the query, as ``fanout_lm``'s ``anchor``. A fan-out with fewer than L sub-queries repeats rows (seeded) to fill L.
 Unparsable fan-outs are dropped and counted. Every sample keeps its reward components.
 
 Queries are cut into fixed shards (``queries_per_shard``); a shard's samples are seeded by
@@ -62,8 +64,10 @@ def query_groups(queries: list[Query], cfg: SynthConfig) -> list[list[Query]]:
 def sample_group(policy: FanoutPolicy, group: list[Query], cfg: SynthConfig) -> list[list[str]]:
     """``samples_per_query`` completions for each query of the group, seeded by its first query."""
     policy.generation.temperature = cfg.temperature
-    batch = {} if cfg.generation_batch is None else {"batch_size": max(cfg.generation_batch, cfg.samples_per_query)}
-    return policy.sample([q.text for q in group], cfg.samples_per_query, seed=query_seed(cfg.seed, group[0].qid), **batch)
+    texts, seed = [q.text for q in group], query_seed(cfg.seed, group[0].qid)
+    if cfg.generation_batch is None:
+        return policy.sample(texts, cfg.samples_per_query, seed=seed)
+    return policy.sample(texts, cfg.samples_per_query, seed=seed, batch_size=max(cfg.generation_batch, cfg.samples_per_query))
 
 
 def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, query: Query,
@@ -85,16 +89,18 @@ def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Com
             failures += 1
             continue
         out = reward(g.batch)
-        vectors = d.item_emb[g.top1] if regime == "oar" else g.batch.subquery_emb[0].numpy()
+        assert g.batch.item_ids is not None and g.batch.subquery_emb is not None  # the grounder sets both
+        items = g.batch.item_ids[0] if cfg.target == "served" else g.top1
+        vectors = d.item_emb[items] if regime == "oar" else g.batch.subquery_emb[0].numpy()
         terms = {n: float(v[0]) for n, v in out.terms.items()}
-        candidates.append((float(out.total[0]), s, g, _rows(vectors, cfg.set_size, rng), terms))
+        candidates.append((float(out.total[0]), s, g, _rows(vectors, cfg.set_size, rng), terms, items))
     mask = keep_mask([c[0] for c in candidates], cfg.filter, cfg.filter_value)
-    for (total, s, g, z, terms), keep in zip(candidates, mask):
+    for (total, s, g, z, terms, items), keep in zip(candidates, mask):
         if keep:
             kept.append(encode_sample(
                 key=f"{query.qid}-{s:04d}", query=query.text, zq=zq, z=z,
                 rewards={"total": total, **terms},
-                meta={"qid": query.qid, "policy": policy_id, "subqueries": g.subqueries, "items": g.top1, "regime": regime},
+                meta={"qid": query.qid, "policy": policy_id, "subqueries": g.subqueries, "items": items, "regime": regime},
             ))
     return kept, failures
 
@@ -116,7 +122,10 @@ def synthesize(
         raise DataError(f"catalog {data.catalog.name!r} has no {kind} training queries to synthesize from")
     shards = [queries[i : i + cfg.queries_per_shard] for i in range(0, len(queries), cfg.queries_per_shard)]
     mine = [j for j in range(len(shards)) if j % world_size == rank]
-    grounder = FanoutGrounder(data, max_queries=policy.k)
+    if cfg.target == "served" and regime != "oar":
+        raise ConfigError("synth.target: served needs the oar regime (wscr targets are sub-query vectors)")
+    grounder = FanoutGrounder(data, max_queries=policy.k, anchor=cfg.anchor,
+                              served_k=cfg.set_size if cfg.target == "served" else None)
     t0, written, failures = time.perf_counter(), 0, 0
     bar = tqdm(total=sum(len(shards[j]) for j in mine) * cfg.samples_per_query, desc="synthesizing", unit="fan-out", disable=not progress)
     with torch.no_grad():  # not torch.set_grad_enabled(False): that would switch gradients off for the caller too
