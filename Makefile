@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 CONFIG     ?= configs/music.yaml
 PYTEST_ARGS ?=
 
-.PHONY: install fit data test clean-venv
+.PHONY: install fit data lint test clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -23,7 +23,12 @@ fit: install
 data: install
 	HF_HUB_OFFLINE=1 $(VENV)/bin/r4t data -c $(CONFIG)
 
-test: install
+# ruff (pyflakes, pycodestyle errors, bugbear, import order) and mypy over src/r4t, as configured in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+test: lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not gpu" $(PYTEST_ARGS)
 
 clean-venv:

@@ -34,7 +34,7 @@ def main() -> None:
     for m in ms:
         x = rng.standard_normal((m, 128))
         kernel = x @ x.T
-        cells = [f"{1000 * best_of(lambda: greedy_map(kernel, k)):.2f}" for k in ks]
+        cells = [f"{1000 * best_of(lambda kernel=kernel, k=k: greedy_map(kernel, k)):.2f}" for k in ks]
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 

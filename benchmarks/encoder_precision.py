@@ -70,7 +70,7 @@ def main() -> None:
         vectors = embedder.encode(texts)
         reference = vectors if reference is None else reference
         cos = (vectors * reference).sum(axis=1)
-        timings = " | ".join(f"{median_seconds(lambda: embedder.encode(batch_of(texts, b)), args.repeats):.4f}" for b in args.batch_sizes)
+        timings = " | ".join(f"{median_seconds(lambda embedder=embedder, b=b: embedder.encode(batch_of(texts, b)), args.repeats):.4f}" for b in args.batch_sizes)
         print(f"| {label} | {timings} | {cos.min():.6f} / {cos.mean():.6f} | "
               f"{top10_overlap(vectors, reference, data.item_emb):.4f} |", flush=True)
 

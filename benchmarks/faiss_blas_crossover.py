@@ -55,7 +55,7 @@ def main() -> None:
             faiss.cvar.distance_compute_blas_threshold = 1
             blas = _median_ms(index, q, args.repeats)
             work = nq * args.dim
-            pick = lambda threshold: "BLAS" if work >= threshold else "scan"  # noqa: E731
+            pick = lambda threshold, work=work: "BLAS" if work >= threshold else "scan"  # noqa: E731
             print(f"| {nq} | {work} | {scan:.2f} | {blas:.2f} | {pick(NQ_TIMES_D_DEFAULT)} | {pick(PER_THREAD * threads)} |", flush=True)
     finally:
         faiss.cvar.distance_compute_blas_threshold = saved

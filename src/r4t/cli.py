@@ -110,11 +110,12 @@ def _lightning(command: str, rest: list[str]) -> int:
 def _r4t_cause(exc: BaseException) -> R4TError | None:
     """The R4TError somewhere in ``exc``'s cause/context chain, if any."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, R4TError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, R4TError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
     return None
 
 
@@ -293,8 +294,9 @@ def _benchmark(rest: list[str]) -> int:
     args = parser.parse_args(rest)
     cfg = _stage_config(args)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    missing: list[str] = []
     if args.retrievers:
-        entries, missing = [parse_entry(r) for r in args.retrievers], []
+        entries = [parse_entry(r) for r in args.retrievers]
     else:
         entries, missing = default_entries(cfg, data)
     if args.skip:

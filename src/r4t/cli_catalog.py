@@ -46,8 +46,8 @@ def catalog_command(rest: list[str]) -> int:
 def init_command(rest: list[str]) -> int:
     from pathlib import Path
 
-    from r4t.data.files import load_files
     from r4t.config_template import config_for
+    from r4t.data.files import load_files
 
     parser = argparse.ArgumentParser(prog="r4t init", description="Write a config for your own catalog, with defaults sized to it.")
     parser.add_argument("--items", required=True, help="items file: JSONL, JSON, CSV, TSV or Parquet with id, text, attribute columns")

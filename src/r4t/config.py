@@ -32,10 +32,11 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid YAML: {first}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: a config must be a mapping of sections, got {type(cfg).__name__}")
-    unknown = sorted(set(cfg) - STAGE_KEYS - LIGHTNING_KEYS)
+    sections: dict[str, Any] = {str(key): value for key, value in cfg.items()}  # a YAML key may parse as an int or a bool
+    unknown = sorted(set(sections) - STAGE_KEYS - LIGHTNING_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; known: {sorted(STAGE_KEYS | LIGHTNING_KEYS)}")
-    return cfg
+    return sections
 
 
 def validate_components(cfg: Mapping[str, Any]) -> None:

@@ -11,13 +11,14 @@ import time
 from pathlib import Path
 from typing import Any, Union
 
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from r4t.config import validate_components
-from r4t.diffusion.checkpoint import checked_hparams, read_checkpoint
-from r4t.errors import ConfigError, DataError
 from r4t.data.datamodules import CuratedSetDataModule
+from r4t.diffusion.checkpoint import checked_hparams, read_checkpoint
 from r4t.diffusion.module import SetDiffusion
+from r4t.errors import ConfigError, DataError
 from r4t.runs import atomic_write_json, config_hash
 
 # Typed (not Any) so that dotted overrides merge into the YAML mapping with YAML-typed values:
@@ -81,7 +82,7 @@ class R4TLightningCLI(LightningCLI):
         `--ckpt_path` always wins."""
         cfg = _plain(self.config["fit"])
         callback = self.trainer.checkpoint_callback
-        if callback is None:  # --trainer.enable_checkpointing false: nothing to resume from
+        if not isinstance(callback, ModelCheckpoint):  # --trainer.enable_checkpointing false: nothing to resume from
             return
         folder = Path(cfg["run_dir"]) / "diffusion" / "checkpoints" / config_hash(_fit_identity(cfg))
         callback.dirpath = str(folder)

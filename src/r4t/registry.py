@@ -30,7 +30,7 @@ from typing import Any, Callable, Generic, Mapping, TypeVar
 
 from r4t.errors import ConfigError, PluginLoadError, UnknownNameError
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Callable[..., Any])  # a registered factory: a class or a function
 Spec = str | Mapping[str, Any]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -76,6 +76,8 @@ class Registry(Generic[T]):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
+        if self.entry_point_group is None:
+            return
         for ep in entry_points(group=self.entry_point_group):
             source = f"{getattr(getattr(ep, 'dist', None), 'name', None) or 'an unknown distribution'} ({ep.value})"
             if ep.name in self._factories:  # a built-in or an earlier plugin keeps the name; say so
@@ -160,7 +162,8 @@ class Registry(Generic[T]):
                 raise ConfigError(f"{where}: refusing {self.kind} class_path {path!r}: a saved file may only name registered "
                                   f"{self.kind} ({', '.join(self.names())}); register yours through the "
                                   f"{self.entry_point_group or 'r4t'} entry-point group")
-            factory, kwargs = known[path], dict(spec.get("init_args") or {})
+            factory: Callable[..., Any] = known[path]
+            kwargs = dict(spec.get("init_args") or {})
             extra = set(spec) - {"class_path", "init_args"}
             if extra:
                 raise ConfigError(f"{where}: {self.kind} spec with class_path takes only init_args; unexpected keys {sorted(extra)}")

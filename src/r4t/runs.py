@@ -12,8 +12,8 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator

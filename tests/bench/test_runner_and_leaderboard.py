@@ -5,7 +5,7 @@ import json
 import pytest
 
 from r4t.bench.latency import LatencyProtocol
-from r4t.bench.leaderboard import build_leaderboard, render_html
+from r4t.bench.leaderboard import render_html
 from r4t.bench.records import check_registry, load_records, slugify, validate_record
 from r4t.bench.runner import parse_entry, run_benchmark
 from r4t.cli import main

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from r4t.bench.stats import bootstrap_ci, paired_permutation_test, median_ratio
+from r4t.bench.stats import bootstrap_ci, median_ratio, paired_permutation_test
 
 
 def test_bootstrap_ci_contains_mean_and_shrinks_with_n():

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from r4t.catalog import faiss_threads
-from r4t.catalog.faiss_threads import (ENV, NQ_TIMES_D_DEFAULT, PER_THREAD, SERIAL_ENV, SERIAL_WORK, threads_for_search,
-                                      tune_blas_threshold)
+from r4t.catalog.faiss_threads import ENV, NQ_TIMES_D_DEFAULT, PER_THREAD, SERIAL_ENV, SERIAL_WORK, threads_for_search, tune_blas_threshold
 from r4t.catalog.index import CatalogIndex
 from r4t.errors import ConfigError
 

@@ -6,6 +6,8 @@ import torch
 from r4t.diffusion import edm
 from r4t.diffusion.backbones import backbones
 from r4t.diffusion.denoiser import SetDenoiser
+from r4t.inference.coherent_transformer import cached_weights
+from r4t.inference.fast_paths import bind_backbone
 
 
 def test_preconditioning_matches_the_edm_formulas():
@@ -110,11 +112,11 @@ def test_coherent_transformer_fast_path_equals_forward(batch):
         bound = den.bind(cond, mask)
         torch.testing.assert_close(bound(x, sigma), expected, atol=2e-5, rtol=2e-5)
         torch.testing.assert_close(bound(x, sigma * 2), den(x, sigma * 2, cond, mask), atol=2e-5, rtol=2e-5)
-        cached_levels = len(net.__dict__["_serving_cache"][2])
+        cached_levels = len(cached_weights(net).per_level)
         for level in (0.7, 0.7, 2.5):  # one level for the whole batch, as samplers call it: cached per level
             uniform = torch.full((batch,), level)
             torch.testing.assert_close(bound(x, uniform), den(x, uniform, cond, mask), atol=2e-5, rtol=2e-5)
-        assert len(net.__dict__["_serving_cache"][2]) == cached_levels + 2
+        assert len(cached_weights(net).per_level) == cached_levels + 2
 
 
 def test_fast_path_sees_weight_changes_and_training_mode_uses_forward():
@@ -122,28 +124,29 @@ def test_fast_path_sees_weight_changes_and_training_mode_uses_forward():
                                         "dropout": 0.0}, dim=16, set_size=3)).eval()
     x, cond, sigma, mask = torch.randn(2, 3, 16), torch.randn(2, 16), torch.tensor([0.3, 1.0]), torch.ones(2, dtype=torch.bool)
     with torch.inference_mode():
-        net.bind(cond, mask)(x, torch.log(sigma) / 4)  # fills the fused-weight cache
+        bind_backbone(net, cond, mask)(x, torch.log(sigma) / 4)  # fills the fused-weight cache
     with torch.no_grad():
         net.blocks[0].cross_attn.in_proj_weight.mul_(1.5)
     with torch.inference_mode():
-        torch.testing.assert_close(net.bind(cond, mask)(x, sigma), net(x, sigma, cond, mask), atol=2e-5, rtol=2e-5)
+        torch.testing.assert_close(bind_backbone(net, cond, mask)(x, sigma), net(x, sigma, cond, mask), atol=2e-5, rtol=2e-5)
         level = torch.full((2,), 0.4)
-        net.bind(cond, mask)(x, level)  # caches the noise terms of this level ...
+        bind_backbone(net, cond, mask)(x, level)  # caches the noise terms of this level ...
     with torch.no_grad():
         net.noise.mlp[0].weight.mul_(0.5)
     with torch.inference_mode():  # ... which a weight change must drop
-        torch.testing.assert_close(net.bind(cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
+        torch.testing.assert_close(bind_backbone(net, cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
     import copy
     import pickle
 
     for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):  # caches stay behind, results do not
-        assert "_serving_cache" not in clone.__dict__
+        assert cached_weights(clone) is None
         with torch.inference_mode():
-            torch.testing.assert_close(clone.bind(cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
+            torch.testing.assert_close(bind_backbone(clone, cond, mask)(x, level), net(x, level, cond, mask), atol=2e-5, rtol=2e-5)
     net.train()
-    out = net.bind(cond, mask)(x, sigma)  # grad enabled, training mode: forward itself, differentiable
+    out = bind_backbone(net, cond, mask)(x, sigma)  # grad enabled, training mode: forward itself, differentiable
     out.sum().backward()
     assert net.blocks[0].ada.weight.grad is not None
+    assert not any(k.startswith("_serving") for k in net.__dict__)  # the model class holds no serving state
 
 
 def test_mlp_backbone_bind_is_its_forward():

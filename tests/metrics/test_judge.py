@@ -51,3 +51,5 @@ def test_llm_judge_prompt_and_parsing(catalog):
     assert LLMJudge.parse("Alignment = 3\ndiversity: 2.5\ngroundedness: 4") == JudgeScores(3.0, 2.5, 4.0)
     with pytest.raises(DataError, match="no alignment score"):
         LLMJudge.parse("diversity: 4")
+    with pytest.raises(DataError, match="only groundedness may be"):  # n/a for a dimension that needs a score
+        LLMJudge.parse("diversity: n/a\nalignment: 4")

@@ -89,6 +89,10 @@ def test_config_typos_list_the_valid_names(tmp_path, capsys):
     cfg.write_text((CONF / "tiny.yaml").read_text() + "\nrewrd: {}\n")
     assert main(["data", "-c", str(cfg)]) == 2
     assert "unknown top-level key(s) ['rewrd']" in capsys.readouterr().err
+    cfg.write_text((CONF / "tiny.yaml").read_text() + "\n1: {}\n")  # a key YAML reads as an int (sorting it with str keys raised TypeError)
+    assert main(["data", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown top-level key(s) ['1']" in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()  # nothing was written before the error
 
 

@@ -103,9 +103,10 @@ def speedup_lines(rows: list[dict[str, Any]], batch: int = DIRECTIONS_BATCH) -> 
             same_machine = lm["hardware"]["summary"] == r["hardware"]["summary"]
             if lm["retriever"]["label"] == RL_FANOUT_LABEL and same_machine and (y := record_batch(lm, batch)):
                 d_r, d_lm = directions_seconds(r, batch), directions_seconds(lm, batch)
+                fanout = (f", {d_lm / d_r:.1f}x at fan-out (encode + generate {d_r:.4f} s vs {d_lm:.4f} s)"
+                          if d_r and d_lm else ", no fan-out speed-up (a record has no encode/generate stage times)")
                 out.append(f"- batch {batch}, {r['hardware']['summary']}: speed-up of {r['retriever']['label']} over {lm['retriever']['label']}: "
-                           f"{y['p50_s'] / x['p50_s']:.1f}x end to end (p50 {x['p50_s']:.4f} s vs {y['p50_s']:.4f} s), "
-                           f"{d_lm / d_r:.1f}x at fan-out (encode + generate {d_r:.4f} s vs {d_lm:.4f} s)")
+                           f"{y['p50_s'] / x['p50_s']:.1f}x end to end (p50 {x['p50_s']:.4f} s vs {y['p50_s']:.4f} s){fanout}")
     return out
 
 
@@ -190,7 +191,7 @@ def render_markdown(by_catalog: dict[str, list[dict[str, Any]]], plots: dict[str
             lines += _table(rows)
             lines.append("")
         if speedups := speedup_lines(rows):
-            lines += speedups + [f"- these ratios come from sweeps timed minutes apart; `python benchmarks/paired_speedup.py -c CONFIG` "
+            lines += speedups + ["- these ratios come from sweeps timed minutes apart; `python benchmarks/paired_speedup.py -c CONFIG` "
                                  "measures them in interleaved rounds, with 95% intervals, immune to the machine's drift", ""]
         if catalog in plots:
             lines += [f"![quality vs latency, {catalog}]({plots[catalog]})", ""]
@@ -235,7 +236,7 @@ def plot_frontier(catalog: str, rows: list[dict[str, Any]], out: Path, batch: in
         ax.errorbar(lat, mean, yerr=[[mean - ci[0]], [ci[1] - mean]], fmt="o", capsize=3)
         ax.annotate(label, (lat, mean), textcoords="offset points", xytext=(5, 4), fontsize=7)
     frontier, best = [], -float("inf")
-    for label, lat, mean, _ in sorted(points, key=lambda p: p[1]):
+    for _label, lat, mean, _ in sorted(points, key=lambda p: p[1]):
         if mean > best:
             frontier.append((lat, mean))
             best = mean
@@ -255,7 +256,8 @@ def plot_frontier(catalog: str, rows: list[dict[str, Any]], out: Path, batch: in
 
 def render_html(markdown: str) -> str:
     """A dependency-free HTML page: the Markdown tables as <table>, the rest as paragraphs."""
-    body, table = [], []
+    body: list[str] = []
+    table: list[str] = []
 
     def flush() -> None:
         if table:

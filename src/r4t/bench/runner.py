@@ -25,15 +25,16 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from r4t.bench.comparisons import REFERENCES, TESTED_METRICS, paired_scores, subset_report  # noqa: F401  (re-exported)
+from r4t.bench.comparisons import estimates as _estimates
+from r4t.bench.comparisons import paired_tests as _paired_tests
 from r4t.bench.distributed import gather_sharded, shard
-from r4t.distributed import barrier, init_from_env
 from r4t.bench.latency import LatencyProtocol, measure_latency
 from r4t.bench.leaderboard import RL_FANOUT_LABEL
 from r4t.bench.records import hardware, new_run_id, slugify, versions, write_record
 from r4t.bench.set_quality import PAPER_WSCR_BUDGET, QualityReport, SetEvaluator, wscr_budget, wscr_scores
-from r4t.bench.comparisons import REFERENCES, TESTED_METRICS, paired_scores, subset_report  # noqa: F401  (re-exported)
-from r4t.bench.comparisons import estimates as _estimates, paired_tests as _paired_tests
 from r4t.data.prepare import PreparedData
+from r4t.distributed import barrier, init_from_env
 from r4t.errors import ConfigError
 from r4t.retrievers import retrievers
 from r4t.retrievers.diffusion import DEFAULT_SAMPLER

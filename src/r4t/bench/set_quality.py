@@ -26,7 +26,6 @@ from r4t.rewards import build_reward
 from r4t.rewards import functional as F
 from r4t.rewards.base import SetBatch
 
-
 # The paper's WSCR budget: 500 candidates x 10 directions = 5,000 of Polyvore's 142,472 items.
 PAPER_WSCR_BUDGET, PAPER_WSCR_CATALOG = 5000, 142_472
 PAPER_WSCR_FRACTION = PAPER_WSCR_BUDGET / PAPER_WSCR_CATALOG  # ~3.5% of the catalog
@@ -169,7 +168,7 @@ class SetEvaluator:
             pairs = [F.recall_and_hit(s, q.reference) if q.reference else (np.nan, np.nan) for s, q in zip(sets, queries)]
             per_query[f"recall@{k}"] = np.array([p[0] for p in pairs], dtype=np.float64)
             per_query[f"hit@{k}"] = np.array([p[1] for p in pairs], dtype=np.float64)
-        return QualityReport(name, values, len(queries), per_query, sets, [q.qid for q in queries],
+        return QualityReport(name, values, len(queries), per_query, [list(s) for s in sets], [q.qid for q in queries],
                              [intent_cluster(q) for q in queries])
 
 
@@ -197,13 +196,14 @@ def wscr_scores(evaluator: SetEvaluator, retriever: Retriever, queries: Sequence
         recall.append(r)
         hit.append(h)
     base_seed = getattr(retriever, "seed", None)
+    seeded: Any = retriever  # a retriever with a ``seed`` attribute: each run draws with its own seed
     per_run = []
     for run in range(runs):
         if base_seed is not None:
-            retriever.seed = base_seed + run
+            seeded.seed = base_seed + run
         per_run.append(retriever.retrieve_indices_for(texts, emb, k))
     if base_seed is not None:
-        retriever.seed = base_seed
+        seeded.seed = base_seed
     vendi = []
     for i in range(len(queries)):
         x = torch.from_numpy(data.item_emb[np.array([per_run[r][i] for r in range(runs)])])[None]  # [1, R, k, d]
@@ -222,7 +222,7 @@ def dense_recall_at(data: PreparedData, queries: Sequence[Query], n: int) -> dic
     n = min(n, len(data.catalog))
     _, ids = data.item_index.search(data.query_emb[[row[q.qid] for q in refs]], n)
     rh = RecallHitAtN(sync_on_compute=False)
-    rh.update(ids.tolist(), [q.reference for q in refs])
+    rh.update(ids.tolist(), [q.reference for q in refs if q.reference])
     out = rh.compute()
     return {f"recall@{n}": out["recall"].item(), f"hit@{n}": out["hit"].item()}
 
@@ -237,6 +237,7 @@ def format_table(reports: Sequence[QualityReport], columns: Sequence[str] | None
         for c in columns:
             v = r.values.get(c)
             cell = "n/a" if v is None else f"{v:.3f}"
-            cells.append(f"**{cell}**" if v is not None and len(reports) > 1 and abs(v - best[c]) < 1e-12 else cell)
+            top = best[c]
+            cells.append(f"**{cell}**" if v is not None and top is not None and len(reports) > 1 and abs(v - top) < 1e-12 else cell)
         lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -30,8 +30,8 @@ class Estimate:
     n: int
     clusters: int | None = None
 
-    def as_dict(self) -> dict[str, float | int]:
-        out: dict[str, float | int] = {"mean": self.mean, "ci95": [self.lo, self.hi], "n": self.n}
+    def as_dict(self) -> dict[str, float | int | list[float]]:
+        out: dict[str, float | int | list[float]] = {"mean": self.mean, "ci95": [self.lo, self.hi], "n": self.n}
         if self.clusters is not None:
             out["clusters"] = self.clusters
         return out

@@ -143,8 +143,8 @@ class HashingEmbedder(Embedder):
                 cols.append(hit[0])
                 signs.append(hit[1])
         np.add.at(out, (np.asarray(rows), np.asarray(cols)), np.asarray(signs, dtype=np.float32))  # sums of +-1: exact
-        for row in np.flatnonzero(~out.any(axis=1)):  # hash collisions cancelled everything out
-            out[row, zlib.crc32(texts[row].encode()) % self.native_dim] = 1.0
+        for empty in np.flatnonzero(~out.any(axis=1)):  # hash collisions cancelled everything out
+            out[empty, zlib.crc32(texts[int(empty)].encode()) % self.native_dim] = 1.0
         return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from r4t.catalog.embedders import check_embeddings
 from r4t.catalog.faiss_threads import threads_for_search, tune_blas_threshold
-from r4t.catalog.grounding import search_distinct_with
+from r4t.catalog.grounding import DistinctIds, search_distinct_with
 from r4t.errors import ConfigError, DataError
 from r4t.runs import atomic_dir
 
@@ -107,7 +107,7 @@ class CatalogIndex:
         with nullcontext() if self.on_gpu else threads_for_search(len(queries), self.ntotal, self.dim):
             return self.index.search(queries, k)
 
-    def search_distinct(self, rows: np.ndarray, k: int, depth: int | None = None) -> list[list[int]]:
+    def search_distinct(self, rows: np.ndarray, k: int, depth: int | None = None) -> DistinctIds:
         """k distinct items per set of rows. ``rows``: [L, d] (one set) or [B, L, d] (batch).
 
         One batched faiss call for all B*L rows; if de-duplication runs short (rows

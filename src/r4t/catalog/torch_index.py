@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from r4t.catalog.embedders import check_embeddings
-from r4t.catalog.grounding import search_distinct_with
+from r4t.catalog.grounding import DistinctIds, search_distinct_with
 from r4t.errors import ConfigError, DataError
 
 
@@ -76,6 +76,6 @@ class TorchExactIndex:
             scores, ids = self.search_tensor(torch.from_numpy(np.ascontiguousarray(queries)), k)
         return scores.cpu().numpy(), ids.cpu().numpy()
 
-    def search_distinct(self, rows: np.ndarray, k: int, depth: int | None = None) -> list[list[int]]:
+    def search_distinct(self, rows: np.ndarray, k: int, depth: int | None = None) -> DistinctIds:
         """k distinct items per set of rows (``[L, d]`` or ``[B, L, d]``), as ``CatalogIndex.search_distinct``."""
         return search_distinct_with(self.search, rows, k, self.ntotal, self.dim, depth)

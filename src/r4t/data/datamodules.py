@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -114,12 +115,14 @@ class CuratedSetDataModule(L.LightningDataModule):
     @property
     def dim(self) -> int:
         self.setup()
+        assert self.data is not None
         return int(self.data.item_emb.shape[1])
 
     @property
     def sigma_data(self) -> float:
         """Std of the set entries, the EDM sigma_data (the paper's 0.088 ~ 1/sqrt(128))."""
         self.setup()
+        assert self.data is not None
         return float(self.data.item_emb.std())
 
     def train_dataloader(self) -> DataLoader:
@@ -155,7 +158,7 @@ class ShardDataModule(CuratedSetDataModule):
     def __init__(self, *args: Any, val_shards: int = 1, shuffle_buffer: int = 2000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.val_shards, self.shuffle_buffer = val_shards, shuffle_buffer
-        self.shard_dir = None
+        self.shard_dir: Path | None = None
 
     def prepare_data(self) -> None:
         import time

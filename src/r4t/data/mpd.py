@@ -32,7 +32,10 @@ def mpd(path: str, max_slices: int | None = None) -> Catalog:
         raise DataError(f"mpd: no mpd.slice.*.json files under {root}")
     files = files[:max_slices] if max_slices else files
     index: dict[str, int] = {}
-    ids, texts, artists, albums = [], [], [], []
+    ids: list[str] = []
+    texts: list[str] = []
+    artists: list[str] = []
+    albums: list[str] = []
     collections, queries = [], []
     changes = ChangeCounts()
     sources: list[tuple[object, object]] = []  # (track_name, artist_name) each URI was first seen with

@@ -9,6 +9,7 @@ from torch import nn
 
 from r4t.diffusion import edm
 from r4t.diffusion.backbones.base import Backbone
+from r4t.inference.fast_paths import bind_backbone
 
 
 class SetDenoiser(nn.Module):
@@ -37,10 +38,10 @@ class SetDenoiser(nn.Module):
 
     def bind(self, cond: torch.Tensor, cond_mask: torch.Tensor | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """``(x, sigma) -> D(x; sigma, cond)`` for one sampling run: the backbone precomputes
-        what depends on the condition alone once (see ``Backbone.bind``); equal to ``forward``."""
+        what depends on the condition alone once (``r4t.inference.fast_paths``); equal to ``forward``."""
         if cond_mask is None:
             cond_mask = torch.ones(len(cond), dtype=torch.bool, device=cond.device)
-        network = self.backbone.bind(cond, cond_mask)
+        network = bind_backbone(self.backbone, cond, cond_mask)
         anchor = self.query_anchor * cond[:, None, :] if self.query_anchor else None
 
         def denoise(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

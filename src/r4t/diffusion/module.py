@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.data import AttributeDict
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from r4t.diffusion import edm
 from r4t.diffusion.backbones import backbones
@@ -24,6 +26,8 @@ from r4t.runs import failpoint
 
 class SetDiffusion(L.LightningModule):
     """EDM set diffusion over L x d item-embedding sets conditioned on a query embedding."""
+
+    trained_on: dict[str, Any] | None = None  # the data a loaded checkpoint was trained on (``read_module``)
 
     def __init__(
         self,
@@ -56,10 +60,15 @@ class SetDiffusion(L.LightningModule):
             self._build(dim, sigma_data)
 
     # ------------------------------------------------------------------ building
+    @property
+    def hp(self) -> AttributeDict:
+        """``self.hparams`` as what ``save_hyperparameters`` makes it (Lightning types it as any mapping)."""
+        return cast(AttributeDict, self.hparams)
+
     def _build(self, dim: int, sigma_data: float) -> None:
-        self.hparams.dim, self.hparams.sigma_data = int(dim), float(sigma_data)
-        net = backbones.build(self.hparams.backbone, dim=int(dim), set_size=self.hparams.set_size)
-        self.denoiser = SetDenoiser(net, sigma_data, self.hparams.query_anchor)
+        self.hp.dim, self.hp.sigma_data = int(dim), float(sigma_data)
+        net = backbones.build(self.hp.backbone, dim=int(dim), set_size=self.hp.set_size)
+        self.denoiser = SetDenoiser(net, sigma_data, self.hp.query_anchor)
         self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
 
     def configure_model(self) -> None:
@@ -68,9 +77,9 @@ class SetDiffusion(L.LightningModule):
         dm = getattr(self.trainer, "datamodule", None)
         if dm is None or not hasattr(dm, "dim"):
             raise ConfigError("SetDiffusion needs model.dim and model.sigma_data, or a datamodule that provides them")
-        if self.hparams.dim is not None and self.hparams.dim != dm.dim:
-            raise ConfigError(f"model.dim={self.hparams.dim} but the data's embeddings have dimension {dm.dim}")
-        self._build(dm.dim, self.hparams.sigma_data or dm.sigma_data)
+        if self.hp.dim is not None and self.hp.dim != dm.dim:
+            raise ConfigError(f"model.dim={self.hp.dim} but the data's embeddings have dimension {dm.dim}")
+        self._build(dm.dim, self.hp.sigma_data or dm.sigma_data)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record which catalog and vectors the model was trained on, so that a checkpoint is
@@ -86,7 +95,7 @@ class SetDiffusion(L.LightningModule):
         assert self.denoiser is not None
         z, cond = batch["set"], batch["query"]
         n = len(z)
-        hp = self.hparams
+        hp = self.hp
         sigma = edm.sample_training_sigma(n, hp.train_noise, hp.p_mean, hp.p_std, hp.sigma_min, hp.sigma_max,
                                           generator=generator, device=z.device)
         if generator is None:
@@ -101,7 +110,7 @@ class SetDiffusion(L.LightningModule):
         return (edm.loss_weight(sigma, hp.sigma_data) * per_sample).mean()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch, self.hparams.cond_dropout)
+        loss = self._loss(batch, self.hp.cond_dropout)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["set"]))
         return loss
 
@@ -125,16 +134,16 @@ class SetDiffusion(L.LightningModule):
         # Warm-up: decay min(d, (1 + n) / (10 + n)) lets the average follow the fast early
         # training instead of staying near the random initialisation for thousands of steps.
         n = self.global_step
-        decay = min(self.hparams.ema_decay, (1.0 + n) / (10.0 + n))
+        decay = min(self.hp.ema_decay, (1.0 + n) / (10.0 + n))
         with torch.no_grad():
             for e, p in zip(self.ema.parameters(), self.denoiser.parameters()):
                 e.lerp_(p, 1.0 - decay)
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         assert self.denoiser is not None
-        opt = torch.optim.AdamW(self.denoiser.parameters(), lr=self.hparams.lr, betas=(0.9, 0.99), weight_decay=self.hparams.weight_decay)
+        opt = torch.optim.AdamW(self.denoiser.parameters(), lr=self.hp.lr, betas=(0.9, 0.99), weight_decay=self.hp.weight_decay)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        warmup = min(self.hparams.warmup_steps, max(total // 10, 1))
+        warmup = min(self.hp.warmup_steps, max(total // 10, 1))
 
         def schedule(step: int) -> float:  # linear warm-up, then cosine decay to 0
             if step < warmup:

@@ -14,10 +14,10 @@ from typing import Sequence
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from r4t.seeding import seeded_or_not
 from r4t.errors import ConfigError
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.prompts import bare_prompt, instruction_prompt
+from r4t.seeding import seeded_or_not
 
 
 @dataclass
@@ -61,7 +61,7 @@ class FanoutPolicy:
         with seeded_or_not(seed):
             for start in range(0, len(prompts), batch_size):
                 enc = self.tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(self.model.device)
-                out = self.model.generate(
+                out = self.model.generate(  # type: ignore[operator]  # transformers types generate as a tensor attribute
                     **enc, max_new_tokens=g.max_new_tokens, do_sample=not greedy,
                     temperature=None if greedy else g.temperature, top_p=None if greedy else g.top_p,
                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
@@ -94,7 +94,7 @@ def load_policy(
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     try:
         tok = AutoTokenizer.from_pretrained(model, **kwargs)
-        lm = AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32, **kwargs).to(device)
+        lm = AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32, **kwargs).to(device)  # type: ignore[arg-type]
     except OSError as exc:
         where = "folder" if Path(model).exists() else "model id (offline? set a local path)"
         raise ConfigError(f"cannot load policy {model!r} ({where}): {exc}") from None

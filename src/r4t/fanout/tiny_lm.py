@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedModel, PreTrainedTokenizerBase, PreTrainedTokenizerFast
 
 # The <queries> tags stay ordinary words: trl decodes completions without special tokens.
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<eos>"]
@@ -40,6 +40,6 @@ def build_tiny_lm(vocab_size: int, layers: int = 4, width: int = 128, heads: int
         return GPT2LMHeadModel(config)
 
 
-def save_policy(model: GPT2LMHeadModel, tokenizer: PreTrainedTokenizerFast, directory: str | Path) -> None:
+def save_policy(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, directory: str | Path) -> None:
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)

@@ -156,7 +156,10 @@ class LLMJudge(Judge):
                     continue
                 raise DataError(f"LLM judge reply has no {dim} score: {reply[:200]!r}")
             found[dim] = None if m.group(1).lower().startswith("n") else float(m.group(1))
-        return JudgeScores(alignment=found["alignment"], diversity=found["diversity"], groundedness=found["groundedness"])
+        alignment, diversity = found["alignment"], found["diversity"]
+        if alignment is None or diversity is None:
+            raise DataError(f"LLM judge reply rates alignment or diversity n/a (only groundedness may be): {reply[:200]!r}")
+        return JudgeScores(alignment=alignment, diversity=diversity, groundedness=found["groundedness"])
 
     def score(self, query: Query, items: Sequence[int], subqueries: Sequence[str] | None = None) -> JudgeScores:
         return self.parse(self.generate(self.prompt(query, items, subqueries)))

@@ -17,6 +17,8 @@ class _MeanMetric(Metric):
     """Sum and count states; ``compute`` returns their ratio."""
 
     full_state_update = False
+    total: torch.Tensor  # states registered by add_state (declared so type checkers know them)
+    count: torch.Tensor
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -36,6 +38,9 @@ class RecallHitAtN(Metric):
     of 500 candidates for each of 10 directions as ``retrieved``."""
 
     full_state_update = False
+    recall: torch.Tensor
+    hit: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -78,6 +83,7 @@ class DistinctItemsRatio(Metric):
     Kept as a count per catalog item so the union is exact across processes."""
 
     full_state_update = False
+    counts: torch.Tensor
 
     def __init__(self, num_items: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -97,6 +103,8 @@ class RewardTermMean(Metric):
     the same states."""
 
     full_state_update = False
+    reward: Reward
+    n: torch.Tensor
 
     def __init__(self, reward: Reward, terms: Sequence[str] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -44,7 +44,7 @@ PAPER_DENOISER = {"name": "coherent_transformer", "depth": 6, "width": 1024, "ml
 CACHES = ("dynamic", "static")
 
 
-def build_random_lm(arch: str, seed: int = 0, dtype: torch.dtype = torch.float32, device: str | None = None) -> torch.nn.Module:
+def build_random_lm(arch: str, seed: int = 0, dtype: torch.dtype = torch.float32, device: str | None = None) -> Any:
     """A randomly initialised causal LM of a named architecture, built directly on ``device``
     (a 4B model initialised on the host first would take minutes and 16 GB of host memory);
     ``None`` builds it wherever the caller's default device is (e.g. ``meta`` to count parameters)."""
@@ -94,7 +94,7 @@ class LatencyOnlyFanout(Retriever):
         texts = data.catalog.item_texts
         self._subquery_pool = [texts[i] for i in rng.choice(len(texts), size=min(len(texts), 4096), replace=False)]
 
-    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray, k: int) -> list[list[int]]:
+    def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         self.check_k(k)
         b = len(texts)
         gen = torch.Generator().manual_seed(0)

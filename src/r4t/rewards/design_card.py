@@ -23,6 +23,7 @@ class Coverage(TermReward):
     name, needs = "coverage", ("item_emb", "target_emb")
 
     def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.item_emb is not None and batch.target_emb is not None  # checked against ``needs``
         return F.coverage(batch.item_emb, batch.target_emb, batch.target_mask)
 
 
@@ -38,6 +39,7 @@ class Complementarity(TermReward):
         self.role_attribute, self.dup_threshold = role_attribute, dup_threshold
 
     def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.item_emb is not None
         roles = _attribute(batch, self.role_attribute, self.name) if self.role_attribute else None
         return F.complementarity(batch.item_emb, roles, self.dup_threshold)
 
@@ -55,4 +57,5 @@ class Coherence(TermReward):
     def score(self, batch: SetBatch) -> torch.Tensor:
         if self.attribute:
             return F.attribute_agreement(_attribute(batch, self.attribute, self.name))
+        assert batch.item_emb is not None
         return F.coherence(batch.item_emb)

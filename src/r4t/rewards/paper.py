@@ -18,6 +18,7 @@ class Groundedness(TermReward):
     min_value = -1.0  # distance between unit vectors is at most 2
 
     def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.subquery_emb is not None and batch.item_emb is not None  # checked against ``needs``
         return F.groundedness_from_nearest(batch.subquery_emb, batch.item_emb)
 
 
@@ -38,6 +39,7 @@ class VendiDiversity(TermReward):
         self.min_value = 0.0 if normalize else 1.0
 
     def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.item_emb is not None
         return F.normalized_vendi(batch.item_emb, self.target_size) if self.normalize else F.vendi_score(batch.item_emb)
 
 
@@ -49,6 +51,7 @@ class Alignment(TermReward):
     min_value = -1.0
 
     def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.subquery_emb is not None and batch.query_emb is not None
         return F.alignment(batch.subquery_emb, batch.query_emb)
 
 
@@ -64,6 +67,7 @@ class ReferenceRecall(TermReward):
         self.depth = depth
 
     def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.retrieved_ids is not None and batch.reference_ids is not None
         return torch.tensor([
             F.reference_recall([ids[: self.depth] for ids in per_sub], ref)
             for per_sub, ref in zip(batch.retrieved_ids, batch.reference_ids)

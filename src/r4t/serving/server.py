@@ -13,6 +13,7 @@ loads its own copy in ``setup``.
 
 # No `from __future__ import annotations` here: LitServe reads decode_request's annotation
 # at run time to choose how FastAPI parses the request.
+import argparse
 from typing import Any, List, Optional
 
 from r4t.errors import ConfigError
@@ -122,9 +123,7 @@ def serve(artifact: str, host: str = "127.0.0.1", port: int = 8000, max_batch_si
     return 0
 
 
-def serve_parser() -> "argparse.ArgumentParser":
-    import argparse
-
+def serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="r4t serve", description='Serve an exported retriever: POST /predict {"query": ..., "k": ...}.')
     parser.add_argument("artifact", help="folder written by `r4t export`")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only; 0.0.0.0 for all)")

@@ -16,7 +16,6 @@ from r4t.synth.shards import damaged_shards, sidecar
 from r4t.synth.transducer import SynthConfig, synthesize
 
 
-
 def shards_dir(data: PreparedData, cfg: Mapping[str, Any]) -> Path:
     """Where ``shards_for`` puts the shards for config ``cfg`` (nothing is built)."""
     policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class ItemPool:
             mask &= table[self._codes[attr]]
         return np.flatnonzero(mask)
 
-    def by_value(self, indices: Sequence[int], attr: str) -> dict[str, list[int]]:
+    def by_value(self, indices: Iterable[int], attr: str) -> dict[str, list[int]]:
         groups: dict[str, list[int]] = {}
         for i in indices:
             groups.setdefault(self.values[attr][i], []).append(int(i))

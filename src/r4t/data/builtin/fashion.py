@@ -62,7 +62,7 @@ BRANDS = ["Maison Lune", "Northfield", "Atelier Roan", "Kestrel", "Oslo & Vine",
 
 class FashionDomain:
     name = "fashion"
-    attributes = ("category", "subtype", "colour", "style", "season", "occasion", "material")
+    attributes: tuple[str, ...] = ("category", "subtype", "colour", "style", "season", "occasion", "material")
 
     def item_id(self, index: int) -> str:
         return f"item-{index:06d}"

@@ -82,7 +82,7 @@ def _name(rng: random.Random, parts: int) -> str:
 
 class MusicDomain:
     name = "music"
-    attributes = ("genre", "mood", "era", "tempo", "instrumentation", "vocals", "context")
+    attributes: tuple[str, ...] = ("genre", "mood", "era", "tempo", "instrumentation", "vocals", "context")
 
     def item_id(self, index: int) -> str:
         return f"track-{index:06d}"
@@ -145,7 +145,7 @@ class MusicDomain:
         e = intent.get("era", [None])[0]
         if kind == "compositional":
             extra = intent.get("vocals", intent.get("instrumentation", intent.get("tempo", [""])))[0]
-            lead = f"{e} {g}" if e else f"{rng.choice(MOOD_WORDS[m])} {g}"
+            lead = f"{e} {g}" if e else f"{rng.choice(MOOD_WORDS[str(m)])} {g}"  # no era: the intent has a mood
             word = {"instrumental": "instrumental", "rap": "with rap"}.get(extra, f"with {extra}" if extra not in TEMPO_WORDS else extra)
             return [f"{word} {lead}" if extra in TEMPO_WORDS or extra == "instrumental" else f"{lead} {word}"]
         if c and g:

@@ -44,6 +44,8 @@ def scale_condition(cond: torch.Tensor) -> torch.Tensor:
 class NoiseEmbedding(nn.Module):
     """Fourier features of c_noise followed by an MLP (as in EDM/DDPM++)."""
 
+    freqs: torch.Tensor  # a non-persistent buffer
+
     def __init__(self, width: int, num_freqs: int = 64) -> None:
         super().__init__()
         self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(1000.0), num_freqs)), persistent=False)
