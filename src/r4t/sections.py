@@ -86,6 +86,11 @@ def section_problems(cls: type, section: Any, key: str) -> list[str]:
                 problems.append(f"{key}.{name}: must be >= {meta['min']}, got {value!r}")
             if "max" in meta and value > meta["max"]:
                 problems.append(f"{key}.{name}: must be <= {meta['max']}, got {value!r}")
+    if not problems:  # the dataclass's own checks (``__post_init__``) on fields whose types and ranges are fine
+        try:
+            cls(**dict(section))
+        except ConfigError as exc:
+            problems.append(str(exc))
     return problems
 
 

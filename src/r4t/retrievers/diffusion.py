@@ -59,6 +59,8 @@ def check_trained_on(trained_on: dict[str, Any] | None, data: PreparedData, chec
 
 
 class DiffusionRetriever(Retriever):
+    pool: int | None = None  # ground in the whole catalog unless a pool is given (subclasses may skip __init__)
+
     def __init__(self, data: PreparedData, checkpoint: str, sampler: Any = None, guidance: float = 0.0,
                  use_ema: bool = True, device: str = "cpu", seed: int = 0, pool: int | None = None) -> None:
         super().__init__(data)
