@@ -103,9 +103,10 @@ class R4TLightningCLI(LightningCLI):
 
 
 # Bumped when a code change alters what a fit computes from the same config (2: validation no
-# longer reseeds the global RNG, so epochs draw fresh noise), so an older checkpoint folder is
-# not resumed or taken as finished by the new code.
-FIT_CODE_VERSION = 2
+# longer reseeds the global RNG, so epochs draw fresh noise; 3: the streamed shard loader has a
+# length, so the learning-rate schedule spans the fit instead of reaching zero after two steps),
+# so an older checkpoint folder is not resumed or taken as finished by the new code.
+FIT_CODE_VERSION = 3
 
 # Settings that change how a run is displayed, not what it computes.
 _COSMETIC_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps", "logger", "callbacks", "default_root_dir")

@@ -145,3 +145,36 @@ def test_warmstart_targets_judges_every_design_and_the_upper_bound_is_exact(tmp_
     upper = rows["the member's own text (upper bound)"]
     assert float(upper[5]) == 100.0  # judge alignment
     assert float(upper[3]) > float(rows["item_phrase, phrase_keep 0.8 (the default)"][3])  # judge mean
+
+
+def test_diffusion_fit_check_scores_a_teacher_that_is_dense_topk_as_a_perfect_fit(tmp_path, monkeypatch, capsys):
+    """Shards whose every sample is the query's dense top-10: dense top-k reproduces them exactly
+    (hit and best overlap 100), and so does the held-out teacher row; a jittered control does not."""
+    import numpy as np
+
+    from r4t.config import load_config
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.synth.shards import encode_sample, write_shard
+
+    config = tiny_config(tmp_path)
+    data = prepare_data(DataConfig.from_mapping(load_config(config)), quiet=True)
+    queries = data.catalog.queries_for("train", "open")[:8]
+    rows = {q.qid: n for n, q in enumerate(data.catalog.queries)}
+    samples = []
+    for q in queries:
+        items = data.item_index.search(data.query_emb[rows[q.qid]][None], 10)[1][0].tolist()
+        for s in range(2):
+            samples.append(encode_sample(f"{q.qid}-{s}", q.text, data.query_emb[rows[q.qid]], data.item_emb[items], {"total": 0.0},
+                                         {"qid": q.qid, "items": items}))
+    write_shard(tmp_path / "shards" / "shard-00000.tar", samples)
+    monkeypatch.setattr(sys, "argv", ["diffusion_fit_check.py", "-c", str(config), "--shards", str(tmp_path / "shards"),
+                                      "--retriever", "dense=dense_topk",
+                                      "--retriever", 'jitter={"name": "query_jitter", "scale": 3.0}'])
+    runpy.run_path(str(ROOT / "benchmarks" / "diffusion_fit_check.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert f"{len(queries)} train open queries" in out
+    table = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in out.splitlines() if line.startswith("| ")}
+    for name in ("teacher (one held-out sample)", "dense"):
+        assert table[name][0].startswith("100.0 [100.0, 100.0]") and table[name][1].startswith("100.0 [100.0, 100.0]")
+    assert float(table["jitter"][0].split(" [")[0]) < 100.0
+    assert np.isclose(float(table["dense"][2].split(" [")[0]), float(table["teacher (one held-out sample)"][2].split(" [")[0]))

@@ -235,14 +235,11 @@ class ShardDataModule(CuratedSetDataModule):
         import webdataset as wds
 
         rank, world = self._world()
-        # Every rank yields exactly the same number of samples per epoch (repeat + with_epoch),
-        # or DDP would hang on the rank that runs out first; all shuffles are seeded (per rank
-        # and per epoch by webdataset's detshuffle), so a run is reproducible.
-        per_rank = max(self.batch_size, self.train_samples // world)
         files = self.rank_files(rank, world)
         if self.num_workers > len(files):
             raise ConfigError(f"data.num_workers={self.num_workers} but rank {rank} has only {len(files)} training shards; "
                               f"use at most {len(files)} workers or more shards (synth.queries_per_shard)")
+        per_worker = self.samples_per_worker(world)
         ds = wds.DataPipeline(
             wds.SimpleShardList(files),
             wds.detshuffle(bufsize=1000, seed=self.seed + 1000 * rank),
@@ -250,8 +247,20 @@ class ShardDataModule(CuratedSetDataModule):
             wds.tarfile_to_samples(),
             wds.shuffle(self.shuffle_buffer, seed=self.seed + 1000 * rank),
             wds.map(self._to_tensors),
-        ).repeat(nepochs=10**9).with_epoch(per_rank)
+        ).repeat(nepochs=10**9).with_epoch(per_worker)
+        # The true length (every worker yields per_worker samples in whole batches): without it
+        # Lightning cannot count the steps of a fit (estimated_stepping_batches is max_steps, -1),
+        # and a learning-rate schedule built from that count decays to zero within two steps.
+        ds = ds.with_length(per_worker * max(self.num_workers, 1), silent=True)
         return DataLoader(ds, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    def samples_per_worker(self, world: int) -> int:
+        """Samples each loader worker yields per epoch: the same on every rank (repeat + with_epoch),
+        or DDP would hang on the rank that runs out first, and a whole number of batches, so the
+        loader's length is exact. All shuffles are seeded (per rank, and per epoch by webdataset's
+        detshuffle), so a run is reproducible."""
+        per_rank = max(self.batch_size, self.train_samples // world)
+        return max(1, per_rank // max(self.num_workers, 1) // self.batch_size) * self.batch_size
 
     def val_dataloader(self) -> DataLoader:
         import webdataset as wds

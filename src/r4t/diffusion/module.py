@@ -142,7 +142,13 @@ class SetDiffusion(L.LightningModule):
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         assert self.denoiser is not None
         opt = torch.optim.AdamW(self.denoiser.parameters(), lr=self.hp.lr, betas=(0.9, 0.99), weight_decay=self.hp.weight_decay)
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total) or total < 1:
+            # Lightning returns trainer.max_steps (-1 when unset) for a loader without a length; a
+            # schedule built on that silently stops training after two steps.
+            raise ConfigError(f"cannot count the training steps (Lightning estimates {total}): the training loader has no "
+                              "length; give it one, or set trainer.max_steps")
+        total = int(total)
         warmup = min(self.hp.warmup_steps, max(total // 10, 1))
 
         def schedule(step: int) -> float:  # linear warm-up, then cosine decay to 0
