@@ -178,3 +178,22 @@ def test_diffusion_fit_check_scores_a_teacher_that_is_dense_topk_as_a_perfect_fi
         assert table[name][0].startswith("100.0 [100.0, 100.0]") and table[name][1].startswith("100.0 [100.0, 100.0]")
     assert float(table["jitter"][0].split(" [")[0]) < 100.0
     assert np.isclose(float(table["dense"][2].split(" [")[0]), float(table["teacher (one held-out sample)"][2].split(" [")[0]))
+
+
+def test_denoiser_by_sigma_a_zero_network_is_the_trivial_denoiser_and_recovers_rows_at_low_noise(tiny_data):
+    import torch
+
+    from r4t.diffusion.backbones import backbones
+    from r4t.diffusion.denoiser import SetDenoiser
+
+    by_sigma = runpy.run_path(str(ROOT / "benchmarks" / "denoiser_by_sigma.py"))["by_sigma"]
+    dim = tiny_data.item_emb.shape[1]
+    net = backbones.build({"name": "coherent_transformer", "depth": 1, "width": 16, "mlp": 16, "heads": 2}, dim=dim, set_size=3)
+    torch.nn.init.zeros_(net.out.weight)
+    torch.nn.init.zeros_(net.out.bias)
+    denoiser = SetDenoiser(net, sigma_data=float(tiny_data.item_emb.std()), query_anchor=1.0).eval()
+    sets = torch.tensor(tiny_data.item_emb[:12].reshape(4, 3, dim))
+    rows = by_sigma(denoiser, sets, torch.tensor(tiny_data.query_emb[:4]), tiny_data.item_index, sigmas=(0.001, 1.0))
+    for r in rows:
+        assert abs(r["loss"] - r["loss_f0"]) < 1e-5 and r["recovery"] == r["recovery_f0"]
+    assert rows[0]["recovery"] == 1.0  # almost no noise: every row is still nearest its own item

@@ -62,7 +62,7 @@ def test_diffusion_artifact_holds_safetensors_and_returns_the_same_sets(tiny_dat
     files = json.loads((out / MANIFEST).read_text())["files"]
     assert "denoiser/denoiser.safetensors" in files and not any(f.endswith((".ckpt", ".pt", ".bin")) for f in files)
     manifest = json.loads((out / MANIFEST).read_text())
-    assert manifest["retriever"]["sampler"] == {"name": "dpmpp_2m", "steps": 4, "temperature": 3.0}  # pinned at export
+    assert manifest["retriever"]["sampler"] == {"name": "dpmpp_2m", "steps": 4, "temperature": 1.0}  # pinned at export
     diffusion_ckpt.rename(diffusion_ckpt.with_suffix(".moved"))  # the artifact needs nothing from the run
     try:
         loaded = load_retriever(out)

@@ -128,7 +128,8 @@ def _cache_spec(spec: Any) -> Any:
 def load_or_build_embeddings(
     catalog: Catalog, embedder_spec: Any, cache: Path, quiet: bool = False
 ) -> tuple[dict[str, np.ndarray], Path, Embedder | None]:
-    folder = cache / "embeddings" / config_hash(CACHE_FORMAT, catalog.fingerprint(), _cache_spec(embedder_spec))
+    fingerprint = catalog.fingerprint()  # hashes every record: once (seconds on a million items)
+    folder = cache / "embeddings" / config_hash(CACHE_FORMAT, fingerprint, _cache_spec(embedder_spec))
     names = ("items", "queries", "collections", "collection_titles")
     if (folder / "meta.json").exists():
         _log(f"embeddings: reusing {folder}", quiet)
@@ -155,7 +156,7 @@ def load_or_build_embeddings(
         for n, a in arrays.items():
             np.save(tmp / f"{n}.npy", a, allow_pickle=False)
         (tmp / "meta.json").write_text(json.dumps({
-            "catalog_fingerprint": catalog.fingerprint(), "embedder": embedder_spec, "dim": embedder.dim,
+            "catalog_fingerprint": fingerprint, "embedder": embedder_spec, "dim": embedder.dim,
             "embedder_detail": embedder.spec(), "counts": {n: len(a) for n, a in arrays.items()},
         }, indent=2, sort_keys=True, default=str))
     _log(f"embeddings: {len(items) + len(queries)} texts in {time.perf_counter() - t0:.1f}s "
