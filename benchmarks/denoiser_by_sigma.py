@@ -50,8 +50,8 @@ def by_sigma(denoiser: SetDenoiser, sets: torch.Tensor, queries: torch.Tensor, i
             model = denoiser(x, s, queries)
         trivial = anchor + edm.c_skip(s.reshape(-1, 1, 1), sd) * (x - anchor)
         weight = edm.loss_weight(s, sd)
-        loss = lambda pred: float((weight * ((pred - sets) ** 2).mean(dim=(1, 2))).mean())  # noqa: E731
-        rows.append({"sigma": float(sigma), "loss": loss(model), "loss_f0": loss(trivial),
+        loss, loss_f0 = (float((weight * ((pred - sets) ** 2).mean(dim=(1, 2))).mean()) for pred in (model, trivial))
+        rows.append({"sigma": float(sigma), "loss": loss, "loss_f0": loss_f0,
                      "recovery": recovery(model), "recovery_f0": recovery(trivial)})
     return rows
 

@@ -147,17 +147,17 @@ def test_warmstart_targets_judges_every_design_and_the_upper_bound_is_exact(tmp_
     assert float(upper[3]) > float(rows["item_phrase, phrase_keep 0.8 (the default)"][3])  # judge mean
 
 
-def test_diffusion_fit_check_scores_a_teacher_that_is_dense_topk_as_a_perfect_fit(tmp_path, monkeypatch, capsys):
+def test_diffusion_fit_check_scores_a_teacher_that_is_dense_topk_as_a_perfect_fit(tiny_data, tmp_path, monkeypatch, capsys):
     """Shards whose every sample is the query's dense top-10: dense top-k reproduces them exactly
     (hit and best overlap 100), and so does the held-out teacher row; a jittered control does not."""
     import numpy as np
 
-    from r4t.config import load_config
-    from r4t.data.prepare import DataConfig, prepare_data
     from r4t.synth.shards import encode_sample, write_shard
 
-    config = tiny_config(tmp_path)
-    data = prepare_data(DataConfig.from_mapping(load_config(config)), quiet=True)
+    data = tiny_data
+    config = tmp_path / "tiny.yaml"  # the session fixture's run directory: its catalog and vectors are reused
+    config.write_text(f"run_dir: {data.paths['catalog'].parents[2]}\ncatalog: {{name: music, size: tiny}}\n"
+                      "embedder: {name: hashing, dim: 64}\nindex: {factory: Flat, metric: ip}\n")
     queries = data.catalog.queries_for("train", "open")[:8]
     rows = {q.qid: n for n, q in enumerate(data.catalog.queries)}
     samples = []
