@@ -92,3 +92,24 @@ def test_hashing_keeps_unicode_letters_and_ascii_tokens_unchanged():
     assert not np.allclose(cafe, caf)  # the é is a letter, not a separator
     assert module._TOKEN.findall("rock 'n' roll, lo-fi_beats 2024") == ["rock", "n", "roll", "lo-fi", "beats", "2024"]
     assert module._TOKEN.findall("naïve café") == ["naïve", "café"]
+
+
+def test_hashing_vectors_equal_the_per_feature_definition():
+    """The batched bincount gives exactly the signed feature counts of the definition:
+    each unigram and bigram adds +-1 (crc32 sign bit) to column crc32 % dim."""
+    import zlib
+
+    from r4t.catalog import embedders as module
+
+    dim, seed = 8, 3  # a small dim: columns collide and signs cancel
+    texts = ["rainy day jazz rainy day", "café noir", "lo-fi beats lo-fi beats", "a b c d e f g h i j", "jazz"]
+    expected = np.zeros((len(texts), dim))
+    for row, text in enumerate(texts):
+        tokens = module._TOKEN.findall(text.lower())
+        for feat in tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]:
+            h = zlib.crc32(f"{seed}{feat}".encode())
+            expected[row, h % dim] += 1.0 if (h >> 31) & 1 else -1.0
+    raw = embedders.build({"name": "hashing", "dim": dim, "seed": seed})._encode_raw(texts)
+    rows = expected.any(axis=1)  # an all-cancelled row gets its fallback column instead
+    np.testing.assert_array_equal(raw[rows], expected[rows].astype(np.float32))
+    assert raw.dtype == np.float32 and (raw != 0).any(axis=1).all()

@@ -13,6 +13,7 @@ import inspect
 import re
 import zlib
 from abc import ABC, abstractmethod
+from itertools import chain
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -123,28 +124,27 @@ class HashingEmbedder(Embedder):
         return {**super().spec(), "bigrams": self.bigrams}
 
     def _encode_raw(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.native_dim), dtype=np.float32)
-        salt = str(self.seed).encode()
-        cache: dict[str, tuple[int, float]] = {}  # feature -> (column, sign): words repeat across texts
-        rows: list[int] = []
-        cols: list[int] = []
-        signs: list[float] = []
-        for row, text in enumerate(texts):
-            tokens = _TOKEN.findall(text.lower())
-            feats = tokens + ([f"{a} {b}" for a, b in zip(tokens, tokens[1:])] if self.bigrams else [])
+        dim = self.native_dim
+        per_text: list[list[str]] = []
+        for text in texts:
+            feats = _TOKEN.findall(text.lower())
             if not feats:
                 raise DataError(f"hashing embedder: text {text!r} has no word tokens")
-            for f in feats:
-                hit = cache.get(f)
-                if hit is None:
-                    h = zlib.crc32(salt + f.encode())
-                    hit = cache[f] = (h % self.native_dim, 1.0 if (h >> 31) & 1 else -1.0)
-                rows.append(row)
-                cols.append(hit[0])
-                signs.append(hit[1])
-        np.add.at(out, (np.asarray(rows), np.asarray(cols)), np.asarray(signs, dtype=np.float32))  # sums of +-1: exact
+            if self.bigrams:
+                feats.extend([f"{a} {b}" for a, b in zip(feats, feats[1:])])
+            per_text.append(feats)
+        # Hash each distinct feature once (words repeat across texts), then sum the +-1 signs
+        # per (row, column) with one bincount: exact integers, identical to a per-feature loop.
+        ids: dict[str, int] = {}
+        occurrence = np.fromiter((ids.setdefault(f, len(ids)) for f in chain.from_iterable(per_text)), dtype=np.int64)
+        salt = str(self.seed).encode()
+        hashes = np.fromiter((zlib.crc32(salt + f.encode()) for f in ids), dtype=np.int64, count=len(ids))
+        column, sign = hashes % dim, np.where((hashes >> 31) & 1, 1.0, -1.0)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), [len(f) for f in per_text])
+        out = np.bincount(rows * dim + column[occurrence], weights=sign[occurrence], minlength=len(texts) * dim)
+        out = out.reshape(len(texts), dim).astype(np.float32)
         for empty in np.flatnonzero(~out.any(axis=1)):  # hash collisions cancelled everything out
-            out[empty, zlib.crc32(texts[int(empty)].encode()) % self.native_dim] = 1.0
+            out[empty, zlib.crc32(texts[int(empty)].encode()) % dim] = 1.0
         return out
 
 

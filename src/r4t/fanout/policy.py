@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from r4t.errors import ConfigError
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.prompts import bare_prompt, instruction_prompt
 from r4t.seeding import seeded_or_not
+
+if TYPE_CHECKING:  # transformers is imported where a policy is loaded: it costs seconds that `r4t data` or a diffusion retrieve never need
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -91,6 +93,8 @@ def load_policy(
     gguf_file: str | None = None, generation: GenerationSettings | None = None, device: str = "cpu",
 ) -> FanoutPolicy:
     """Load a saved policy folder, hub id or GGUF file (set HF_HUB_OFFLINE=1 to fail fast offline)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     try:
         tok = AutoTokenizer.from_pretrained(model, **kwargs)

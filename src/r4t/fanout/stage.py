@@ -19,7 +19,6 @@ from typing import Any, Mapping, cast
 
 import numpy as np
 import torch
-from transformers import TrainerCallback
 
 from r4t.catalog.catalog import Catalog, Query
 from r4t.data.prepare import PreparedData
@@ -29,7 +28,7 @@ from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
-from r4t.runs import atomic_dir, config_hash, failpoint
+from r4t.runs import atomic_dir, config_hash
 from r4t.sections import checked_section
 from r4t.seeding import caller_rng_preserved
 from r4t.stage_configs import PolicyConfig, RLConfig  # noqa: F401  (re-exported: the stage's sections)
@@ -139,34 +138,6 @@ def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Comp
             "parse_failure_rate": float(np.mean([g is None for g in grounded]))}
 
 
-class CSVMetricsCallback(TrainerCallback):
-    """trl's per-step logs appended to metrics.csv as they happen (survives a crash)."""
-
-    def __init__(self, path: Path, grounding: Any = None) -> None:
-        self.path, self.grounding = path, grounding
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or "reward" not in logs or not state.is_world_process_zero:  # one writer under N processes
-            return
-        row = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
-        if self.grounding is not None:
-            rate = self.grounding.interval_failure_rate()
-            row["parse_failure_rate"] = "" if rate is None else rate
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=sorted(row), extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-
-
-class FailpointCallback(TrainerCallback):
-    """``R4T_FAILPOINT=rl:saved:<step>`` dies right after checkpoint <step> is on disk (crash tests)."""
-
-    def on_save(self, args, state, control, **kwargs):
-        failpoint(f"rl:saved:{state.global_step}")
-
-
 def trim_metrics(metrics_csv: Path, last_step: int) -> None:
     """Resuming from checkpoint ``last_step`` replays the steps after it: drop their old rows
     so metrics.csv holds each step once."""
@@ -229,10 +200,15 @@ def run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewar
 
 def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None,
             run_dir: str | Path) -> Path:
+    final = rl_policy_dir(data, policy_cfg, rl_cfg, reward_section, run_dir)
+    if (final / "config.json").exists():  # checked before trl, datasets and the warm start load: reuse takes no time
+        _log(f"RL policy: reusing {final}")
+        return final
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
 
     from r4t.fanout.grpo import SoftGRPOTrainer
+    from r4t.fanout.trl_callbacks import CSVMetricsCallback, FailpointCallback
     from r4t.rewards.trl_adapter import trl_reward_functions
 
     rank, world = init_from_env()
@@ -241,11 +217,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     with main_process_first(rank, world):  # rank 0 trains or reuses the warm start; the others then read it
         policy, start_dir = warm_started_policy(data, policy_cfg, cache)
     reward = rl_reward(reward_section, rl_cfg)
-    final = rl_policy_dir(data, policy_cfg, rl_cfg, reward_section, run_dir)
     out = final.parent
-    if (final / "config.json").exists():
-        _log(f"RL policy: reusing {final}")
-        return final
     per_device = data_parallel_batch(rl_cfg, world)
     train_q, val_q = rl_queries(data.catalog, rl_cfg)
     grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
