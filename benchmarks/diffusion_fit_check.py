@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from r4t.bench.hardware import describe_hardware
+from r4t.bench.set_quality import retrieve_in_batches
 from r4t.bench.stats import bootstrap_ci
 from r4t.catalog.catalog import Query
 from r4t.cli import json_spec
@@ -104,11 +105,7 @@ def main() -> None:
         if not sep:
             raise ConfigError(f"--retriever {entry!r}: expected NAME=SPEC")
         retriever = retrievers.build(json_spec(spec, "--retriever"), data=data)
-        idx = np.array([row[q.qid] for q in queries])
-        found = []
-        for start in range(0, len(idx), 64):
-            chunk = idx[start : start + 64]
-            found += retriever.retrieve_indices_for([cat.queries[r].text for r in chunk], data.query_emb[chunk], args.k)
+        found = retrieve_in_batches(retriever, data, [row[q.qid] for q in queries], args.k)
         results[name] = rows_for(queries, found, samples, judge)
     n_samples = int(np.mean([len(samples[q.qid]) for q in queries]))
     print(f"# {cat.name}: {len(queries)} train open queries ({len(set(intents))} intents), ~{n_samples} teacher samples each "

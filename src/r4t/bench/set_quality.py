@@ -136,13 +136,7 @@ class SetEvaluator:
 
     def retrieve_sets(self, retriever: Retriever, queries: Sequence[Query], k: int, batch_size: int = 64) -> list[list[int]]:
         """The sets, retrieved in batches (the expensive half; ranks can split it)."""
-        rows = np.array([self._row[q.qid] for q in queries], dtype=np.int64)
-        sets: list[list[int]] = []
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            texts = [self.data.catalog.queries[r].text for r in chunk]
-            sets += retriever.retrieve_indices_for(texts, self.data.query_emb[chunk], k)
-        return sets
+        return retrieve_in_batches(retriever, self.data, [self._row[q.qid] for q in queries], k, batch_size)
 
     def score(self, sets: Sequence[Sequence[int]], queries: Sequence[Query], k: int, name: str) -> QualityReport:
         """Every per-query score and set-level metric of ``sets`` (one per query)."""
@@ -241,3 +235,15 @@ def format_table(reports: Sequence[QualityReport], columns: Sequence[str] | None
             cells.append(f"**{cell}**" if v is not None and top is not None and len(reports) > 1 and abs(v - top) < 1e-12 else cell)
         lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def retrieve_in_batches(retriever: Retriever, data: PreparedData, rows: Sequence[int], k: int, batch_size: int = 64) -> list[list[int]]:
+    """Sets for the catalog's queries at ``rows`` (positions in ``catalog.queries``), ``batch_size``
+    queries per call, with their cached query vectors."""
+    positions = np.asarray(rows, dtype=np.int64)
+    sets: list[list[int]] = []
+    for start in range(0, len(positions), batch_size):
+        chunk = positions[start : start + batch_size]
+        texts = [data.catalog.queries[r].text for r in chunk]
+        sets += retriever.retrieve_indices_for(texts, data.query_emb[chunk], k)
+    return sets
