@@ -1,5 +1,5 @@
 """The shipped configs load and validate (every registry spec, every stage section), and each
-`*-filtered.yaml` differs from its base config exactly where its header says."""
+`*-filtered.yaml` differs from its base config exactly where its comments say."""
 
 from __future__ import annotations
 
@@ -25,5 +25,6 @@ def test_filtered_config_is_its_base_with_the_filter_instead_of_rl(catalog):
     assert filtered["rl"] == {**base["rl"], "steps": 0}
     assert filtered["policy"] == {**base["policy"], "warmstart": {**base["policy"]["warmstart"], "phrase_keep": 1.0}}
     assert filtered["synth"] == {**base["synth"], "filter": "top_fraction", "filter_value": 0.25, "anchor": 0.5, "target": "served"}
-    same = set(base) - {"reward", "rl", "policy", "synth"}
+    assert filtered["trainer"] == {**base["trainer"], "max_epochs": 15}  # a quarter of the samples overfits sooner
+    same = set(base) - {"reward", "rl", "policy", "synth", "trainer"}
     assert {k: filtered[k] for k in same} == {k: base[k] for k in same} and set(filtered) == set(base)
