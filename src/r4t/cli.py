@@ -156,11 +156,11 @@ def json_spec(text: str, flag: str) -> Any:
 
 
 def _data(rest: list[str]) -> int:
-    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.pipeline import Pipeline
 
     cfg = _stage_config(_stage_parser("r4t data", "Build (or reuse) catalog, embeddings and indexes.").parse_args(rest))
     t0 = time.perf_counter()
-    data = prepare_data(DataConfig.from_mapping(cfg))
+    data = Pipeline(cfg).data()
     print(f"[r4t data] ready in {time.perf_counter() - t0:.1f}s: {len(data.catalog)} items, "
           f"{len(data.catalog.collections)} collections, {len(data.catalog.queries)} queries, dim {data.item_emb.shape[1]}")
     for name, path in data.paths.items():
@@ -170,33 +170,27 @@ def _data(rest: list[str]) -> int:
 
 # ---------------------------------------------------------------------- rl
 def _rl(rest: list[str]) -> int:
-    from r4t.data.prepare import DataConfig, prepare_data
-    from r4t.distributed import init_from_env, main_process_first
-    from r4t.fanout.stage import PolicyConfig, RLConfig, run_rl, section_config
+    from r4t.distributed import init_from_env
+    from r4t.pipeline import Pipeline
 
     parser = _stage_parser("r4t rl", "Train the fan-out policy with GRPO / Soft-GRPO.")
     parser.add_argument("--steps", type=int, help="override rl.steps")
     args = parser.parse_args(rest)
-    cfg = _stage_config(args)
-    policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
+    pipeline = Pipeline(_stage_config(args))
     if args.steps is not None:
-        rl_cfg.steps = args.steps
+        pipeline = pipeline.with_rl_steps(args.steps)
     t0 = time.perf_counter()
     rank, world = init_from_env()  # torchrun / accelerate launch: N processes, one policy
-    with main_process_first(rank, world):
-        data = prepare_data(DataConfig.from_mapping(cfg), quiet=rank != 0)
-    final = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), cfg.get("run_dir", "runs/default"))
+    run = pipeline.ensure("rl", rank=rank, world=world, group=world > 1)
     if rank == 0:
-        print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s on {world} process(es): policy at {final}")
+        print(f"[r4t rl] done in {time.perf_counter() - t0:.1f}s on {world} process(es) ({run.report()}): policy at {run.path}")
     return 0
-
 
 
 # ---------------------------------------------------------------------- synthesize
 def _synthesize(rest: list[str]) -> int:
-    from r4t.data.prepare import DataConfig, prepare_data
-    from r4t.distributed import init_from_env, main_process_first
-    from r4t.synth.stage import shards_for
+    from r4t.distributed import init_from_env
+    from r4t.pipeline import Pipeline
 
     parser = _stage_parser("r4t synthesize", "Write (query, set) shards with the RL policy.")
     parser.add_argument("--rank", type=int, help="this process's rank (shards j with j %% world_size == rank) for independent "
@@ -210,12 +204,10 @@ def _synthesize(rest: list[str]) -> int:
             raise ConfigError(f"--rank must be in [0, --world_size), got {rank} of {world}")
     else:  # a launcher's process group: RL trains on all ranks, rank 0 writes the manifest after every rank
         rank, world = init_from_env()
-    cfg = _stage_config(args)
+    pipeline = Pipeline(_stage_config(args))
     t0 = time.perf_counter()
-    with main_process_first(rank, 1 if manual else world):
-        data = prepare_data(DataConfig.from_mapping(cfg), quiet=rank != 0)
-    out = shards_for(data, cfg, rank, world, group=not manual and world > 1)
-    print(f"[r4t synthesize] rank {rank}/{world} done in {time.perf_counter() - t0:.1f}s: {out}")
+    run = pipeline.ensure("shards", rank=rank, world=world, group=not manual and world > 1)
+    print(f"[r4t synthesize] rank {rank}/{world} done in {time.perf_counter() - t0:.1f}s ({run.report()}): {run.path}")
     return 0
 
 

@@ -7,6 +7,7 @@ registry spec before anything is instantiated.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Union
@@ -76,10 +77,11 @@ class R4TLightningCLI(LightningCLI):
         validate_components(_plain(cfg))
 
     def before_fit(self) -> None:
-        """Make `r4t fit` resumable: checkpoints go to a folder keyed by the fit config, with
+        """Build the stages a shard fit trains on (``ensure_stages``), then make `r4t fit` resumable: checkpoints go to a folder keyed by the fit config, with
         a `last.ckpt`; rerunning the same command resumes from it (a finished run returns at
         once), and any change to the config starts a fresh folder. An explicit
         `--ckpt_path` always wins."""
+        self.ensure_stages("fit")
         cfg = _plain(self.config["fit"])
         callback = self.trainer.checkpoint_callback
         if not isinstance(callback, ModelCheckpoint):  # --trainer.enable_checkpointing false: nothing to resume from
@@ -100,6 +102,48 @@ class R4TLightningCLI(LightningCLI):
                 print(f"[r4t fit] resuming from {last}", flush=True)
         if self.trainer.is_global_zero:
             atomic_write_json(folder / "run.json", {"data_class": cfg["data"]["class_path"], "config": _fit_identity(cfg)})
+
+
+    def before_validate(self) -> None:
+        self.ensure_stages("validate")
+
+    def before_test(self) -> None:
+        self.ensure_stages("test")
+
+    def ensure_stages(self, command: str) -> None:
+        """A datamodule that reads synthesized shards gets them here, before the trainer runs:
+        ``Pipeline.ensure("shards")`` builds data, RL policy and shards, each cached.
+
+        Under DDP the trainer's processes must not run trl (it would wait for ranks that are
+        waiting for it), so the launching process builds the stages in one child process before
+        Lightning starts the others, which then find them cached. Processes that an outside
+        launcher started (torchrun, SLURM) cannot elect one builder here: they are told to build
+        the stages first with the same launcher (``r4t synthesize``), which uses every process."""
+        from r4t.data.datamodules import ShardDataModule
+        from r4t.pipeline import Pipeline, StageRun
+
+        dm = self.datamodule
+        if not isinstance(dm, ShardDataModule):
+            return
+        pipeline = Pipeline(dm.stage_sections)
+        world = int(self.trainer.world_size)
+        if world == 1:
+            run = pipeline.ensure("shards")
+        elif pipeline.shards_ready():
+            run = StageRun(pipeline.shards_dir(), {"RL policy + synthesis": 0.0})
+        elif getattr(getattr(self.trainer.strategy, "cluster_environment", None), "creates_processes_externally", True):
+            raise ConfigError(f"r4t {command}: this config's RL policy and shards are not built, and the {world} processes were "
+                              "started by an outside launcher; build them first with the same launcher "
+                              "(e.g. `torchrun --nproc-per-node N -m r4t.cli synthesize -c CONFIG`), then run this again")
+        else:
+            from r4t.synth.stage import build_in_subprocess
+
+            t0 = time.perf_counter()
+            build_in_subprocess(dm.stage_sections)
+            run = StageRun(pipeline.shards_dir(), {"RL policy + synthesis (child process)": time.perf_counter() - t0})
+        dm.data = pipeline.data(quiet=True)  # the datamodule does not load the catalog again
+        if os.environ.get("RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") == "0":  # once, not once per process
+            print(f"[r4t {command}] stage times: {run.report()} (cached stages ~0s); shards at {run.path}", flush=True)
 
 
 # Bumped when a code change alters what a fit computes from the same config (2: validation no

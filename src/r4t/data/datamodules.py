@@ -90,21 +90,23 @@ class CuratedSetDataModule(L.LightningDataModule):
         if num_workers < 0:
             raise ConfigError(f"data.num_workers must be >= 0, got {num_workers}")
         self.config = DataConfig(catalog=catalog, embedder=embedder, index=dict(index or {}), run_dir=run_dir)
-        # The pipeline sections (linked from the top level of the YAML); curated sets need
-        # only the data sections, synthesized shards need all of them.
-        self.pipeline = {"run_dir": run_dir, "catalog": catalog, "embedder": embedder, "index": dict(index or {}),
+        # The stage sections (linked from the top level of the YAML); curated sets need only
+        # the data sections, synthesized shards need all of them (``r4t.pipeline.Pipeline``).
+        self.stage_sections = {"run_dir": run_dir, "catalog": catalog, "embedder": embedder, "index": dict(index or {}),
                          "reward": reward, "policy": policy, "rl": rl, "synth": synth}
         self.set_size, self.batch_size, self.val_fraction = set_size, batch_size, val_fraction
         self.num_workers, self.seed = num_workers, seed
         self.data: PreparedData | None = None
 
     def prepare_data(self) -> None:
-        prepare_data(self.config)
+        if self.data is None:  # the CLI may have handed over the pipeline's data already
+            prepare_data(self.config)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.data is not None:
+        if hasattr(self, "train_set"):
             return
-        self.data = prepare_data(self.config, quiet=True)
+        if self.data is None:
+            self.data = prepare_data(self.config, quiet=True)
         cols = self.data.catalog.collections
         members = [np.asarray(c.items) for c in cols]
         q = self.data.collection_title_emb
@@ -149,10 +151,10 @@ def check_shard_manifest(manifest: dict[str, Any], data: PreparedData, where: An
 class ShardDataModule(CuratedSetDataModule):
     """R4T's training data: (z_q, Z) pairs from shards the RL-tuned policy synthesized.
 
-    ``prepare_data`` builds whatever is missing for this config (catalog, embeddings,
-    index, warm-start and RL policy, shards), each cached, so ``r4t fit`` runs the whole
-    pipeline. Training streams shards with webdataset: resampled shards with a fixed
-    per-rank epoch length, so DDP ranks read different shards and never see uneven epochs.
+    The shards must exist before training: ``r4t fit`` builds every missing stage first
+    (``r4t.pipeline.Pipeline.ensure("shards")``, called from the CLI's ``before_fit``); from
+    Python, call that yourself. Training streams shards with webdataset: resampled shards with
+    a fixed per-rank epoch length, so DDP ranks read different shards and never see uneven epochs.
     """
 
     def __init__(self, *args: Any, val_shards: int = 1, shuffle_buffer: int = 2000, **kwargs: Any) -> None:
@@ -160,34 +162,22 @@ class ShardDataModule(CuratedSetDataModule):
         self.val_shards, self.shuffle_buffer = val_shards, shuffle_buffer
         self.shard_dir: Path | None = None
 
-    def prepare_data(self) -> None:
-        import time
-
-        from r4t.synth.stage import build_in_subprocess, build_shards, shards_dir
-
-        t0 = time.perf_counter()
-        data = prepare_data(self.config)
-        seconds = time.perf_counter() - t0
-        if self._world()[1] > 1 and not (shards_dir(data, self.pipeline) / "manifest.json").exists():
-            t1 = time.perf_counter()
-            build_in_subprocess(self.pipeline)  # trl inside a DDP process would wait for the other ranks forever
-            child = {"RL policy + synthesis (child process)": time.perf_counter() - t1}
-            print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in {"data": seconds, **child}.items()), flush=True)
-            return
-        stages = {"data": seconds, **build_shards(data, self.pipeline)[1]}
-        print("[r4t fit] stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in stages.items())
-              + " (cached stages ~0s); diffusion training follows", flush=True)
-
     def setup(self, stage: str | None = None) -> None:
         if self.shard_dir is not None:
             return
         import json
 
+        from r4t.pipeline import Pipeline
         from r4t.synth.shards import read_shards
-        from r4t.synth.stage import shards_for
 
-        self.data = prepare_data(self.config, quiet=True)
-        self.shard_dir = shards_for(self.data, self.pipeline)
+        pipeline = Pipeline(self.stage_sections, data=self.data)
+        self.data = pipeline.data(quiet=True)
+        shard_dir = pipeline.shards_dir()
+        if not (shard_dir / "manifest.json").exists():
+            raise ConfigError(f"no synthesized shards for this config at {shard_dir}: `r4t fit` builds them before training, "
+                              "`r4t synthesize -c CONFIG` builds them alone, and from Python "
+                              "r4t.pipeline.Pipeline(sections).ensure('shards') does")
+        self.shard_dir = shard_dir
         manifest = json.loads((self.shard_dir / "manifest.json").read_text())
         check_shard_manifest(manifest, self.data, self.shard_dir)
         files = [str(self.shard_dir / e["file"]) for e in manifest["shards"] if e["count"] > 0]

@@ -1,32 +1,24 @@
-"""Stage (ii) orchestration: RL policy (built if missing) -> shards, cached under
-``<run_dir>/cache/shards/<hash>``."""
+"""Stage (ii) on disk: the teacher's shards under ``<run_dir>/cache/shards/<hash>``, verified
+before reuse, and the single-process child that builds them for a DDP fit. The order of the
+stages is ``r4t.pipeline.Pipeline``'s."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
 from r4t.data.prepare import PreparedData
 from r4t.distributed import barrier, main_process_first
 from r4t.fanout.policy import load_policy
-from r4t.fanout.stage import PolicyConfig, RLConfig, rl_policy_dir, rl_reward, run_rl, section_config
+from r4t.fanout.stage import rl_reward
 from r4t.runs import config_hash
+from r4t.stage_configs import PolicyConfig, RLConfig, SynthConfig
 from r4t.synth.shards import damaged_shards, sidecar
-from r4t.synth.transducer import SynthConfig, synthesize
+from r4t.synth.transducer import synthesize
 
 
-def shards_dir(data: PreparedData, cfg: Mapping[str, Any]) -> Path:
-    """Where ``shards_for`` puts the shards for config ``cfg`` (nothing is built)."""
-    policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
-    synth_cfg = section_config(SynthConfig, cfg.get("synth"), "synth")
-    synth_cfg.set_size = synth_cfg.set_size or policy_cfg.k
-    run_dir = cfg.get("run_dir", "runs/default")
-    policy_dir = rl_policy_dir(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
-    return _shards_dir(Path(run_dir), policy_dir, data, synth_cfg, rl_cfg.regime, cfg.get("reward"))
-
-
-def _shards_dir(run_dir: Path, policy_dir: Path, data: PreparedData, synth_cfg: SynthConfig, regime: str, reward: Any) -> Path:
+def shards_dir(run_dir: Path, policy_dir: Path, data: PreparedData, synth_cfg: SynthConfig, regime: str, reward: Any) -> Path:
+    """Where the shards of this teacher and these settings live (nothing is built)."""
     return run_dir / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id,
                                                       synth_cfg.cache_key(), regime, reward)
 
@@ -59,42 +51,28 @@ def build_in_subprocess(cfg: Mapping[str, Any]) -> None:
         raise RuntimeError(f"`r4t synthesize -c {cfg_file}` failed with exit code {proc.returncode}")
 
 
-def shards_for(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1, group: bool = False) -> Path:
-    """Build (or reuse) the RL policy and the shards for config ``cfg``; returns the shard folder."""
-    return build_shards(data, cfg, rank, world_size, group)[0]
-
-
-def build_shards(data: PreparedData, cfg: Mapping[str, Any], rank: int = 0, world_size: int = 1,
-                 group: bool = False) -> tuple[Path, dict[str, float]]:
-    """``shards_for`` and the wall seconds of its stages (``{"RL policy": s, "synthesis": s}``; ~0 when reused).
+def write_shards(data: PreparedData, policy_dir: Path, policy_cfg: PolicyConfig, rl_cfg: RLConfig, synth_cfg: SynthConfig,
+                 reward: Mapping[str, Any] | None, run_dir: Path, rank: int = 0, world_size: int = 1, group: bool = False) -> Path:
+    """Write (or verify and reuse) the shards the policy at ``policy_dir`` synthesizes; returns their folder.
 
     ``rank``/``world_size`` pick this process's shards (j % world_size == rank). With
-    ``group`` (a launcher's process group, e.g. torchrun) the RL policy trains on all ranks
-    together and rank 0 writes the manifest once every rank has finished; without it the
-    ranks are independent processes and rank 0 writes it if all shards exist when it ends.
+    ``group`` (a launcher's process group, e.g. torchrun) rank 0 writes the manifest once every
+    rank has finished; without it the ranks are independent processes and rank 0 writes it if
+    all shards exist when it ends. ``r4t.pipeline.Pipeline.ensure("shards")`` is the usual caller.
     """
-    policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
-    synth_cfg = section_config(SynthConfig, cfg.get("synth"), "synth")
-    synth_cfg.set_size = synth_cfg.set_size or policy_cfg.k
-    run_dir = cfg.get("run_dir", "runs/default")
-    t0 = time.perf_counter()
-    policy_dir = run_rl(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
-    seconds = {"RL policy": time.perf_counter() - t0}
-    out = _shards_dir(Path(run_dir), policy_dir, data, synth_cfg, rl_cfg.regime, cfg.get("reward"))
+    out = shards_dir(Path(run_dir), policy_dir, data, synth_cfg, rl_cfg.regime, reward)
     with main_process_first(rank, world_size if group else 1):  # rank 0 alone repairs a damaged cache
         reuse = _reusable(out, quiet=rank != 0)
     if reuse:
-        return out, {**seconds, "synthesis": 0.0}
-    t0 = time.perf_counter()
+        return out
     policy = load_policy(str(policy_dir), domain=data.catalog.domain, k=policy_cfg.k)
-    stats = synthesize(data, policy, rl_reward(cfg.get("reward"), rl_cfg), synth_cfg, out, rl_cfg.regime,
+    stats = synthesize(data, policy, rl_reward(reward, rl_cfg), synth_cfg, out, rl_cfg.regime,
                        policy_id=str(policy_dir), rank=rank, world_size=world_size,
                        before_manifest=(lambda: barrier(world_size)) if group else None)
-    seconds["synthesis"] = time.perf_counter() - t0
     rate = stats["written_now"] / max(stats["seconds"], 1e-9)
     print(f"[r4t synthesize] rank {rank}/{world_size}: {stats['written_now']} samples in {stats['seconds']:.1f}s "
           f"({rate:.1f} samples/s), {stats['unparsable_now']} unparsable fan-outs dropped -> {out}", flush=True)
-    return out, seconds
+    return out
 
 
 def _reusable(out: Path, quiet: bool = False) -> bool:
