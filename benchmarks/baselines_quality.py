@@ -28,7 +28,7 @@ def main() -> None:
     p.add_argument("--split", default="test")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--retrievers", nargs="+", default=DEFAULT, help="registry names or JSON specs")
-    p.add_argument("--role-attribute", default="facet", help="attribute giving items' roles for complementarity")
+    p.add_argument("--role_attribute", "--role-attribute", default="facet", help="attribute giving items' roles for complementarity")
     args = p.parse_args()
 
     data = prepare_data(DataConfig.from_mapping(load_config(args.config)), quiet=True)

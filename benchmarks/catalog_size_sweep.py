@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--factory", default="Flat")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--run-dir", default=None, help="cache folder (default: a temporary one)")
+    p.add_argument("--run_dir", "--run-dir", default=None, help="cache folder (default: a temporary one)")
     args = p.parse_args()
     run_dir = args.run_dir or tempfile.mkdtemp(prefix="r4t-size-sweep-")
     print(f"# hardware: {describe_hardware()}; index {args.factory}, hashing embedder d={args.dim}, batch {args.batch}\n")

@@ -80,7 +80,7 @@ def main() -> None:
     p.add_argument("-c", "--config", required=True)
     p.add_argument("--shards", required=True, type=Path, help="the shard folder the checkpoint was trained on")
     p.add_argument("--retriever", action="append", required=True, metavar="NAME=SPEC")
-    p.add_argument("--max-queries", type=int, default=120)
+    p.add_argument("--max_queries", "--max-queries", type=int, default=120)
     p.add_argument("-k", type=int, default=10)
     args = p.parse_args()
     data = prepare_data(DataConfig.from_mapping(load_config(args.config)), quiet=True)

@@ -43,7 +43,7 @@ def top10_overlap(query: np.ndarray, reference: np.ndarray, items: np.ndarray) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-c", "--config", required=True)
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 64])
+    p.add_argument("--batch_sizes", "--batch-sizes", type=int, nargs="+", default=[1, 8, 64])
     p.add_argument("--repeats", type=int, default=30)
     args = p.parse_args()
 

@@ -60,7 +60,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--device", default="cpu", help="cpu or cuda (stage boundaries then synchronise)")
-    p.add_argument("--query-precision", choices=sorted(PRECISIONS), help="encode queries at this precision (latency what-if)")
+    p.add_argument("--query_precision", "--query-precision", choices=sorted(PRECISIONS), help="encode queries at this precision (latency what-if)")
     args = p.parse_args()
 
     cfg = load_config(args.config)

@@ -70,7 +70,7 @@ def main() -> None:
     policy = load_policy(str(path), policy_cfg.prompt_style, data.catalog.domain, policy_cfg.k)
     policy.generation.temperature = args.temperature
     reward = rl_reward(cfg.get("reward"), rl_cfg)
-    grounder = FanoutGrounder(data, max_queries=policy_cfg.k)
+    grounder = FanoutGrounder(data, max_subqueries=policy_cfg.k)
     evaluator = SetEvaluator(data, role_attribute="category" if data.catalog.domain == "fashion" else "facet")
     queries = [q for q in data.catalog.queries_for(args.split, "open") if q.intent][: args.queries]
 

@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("-c", "--config", required=True)
     p.add_argument("--policy", action="append", required=True, help="NAME=PATH of a saved policy folder")
     p.add_argument("--queries", type=int, default=64)
-    p.add_argument("--target-size", type=int, default=10, help="vendi_diversity target_size (0: the (VS-1)/(n-1) form)")
+    p.add_argument("--target_size", "--target-size", type=int, default=10, help="vendi_diversity target_size (0: the (VS-1)/(n-1) form)")
     args = p.parse_args()
     cfg = load_config(args.config)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)

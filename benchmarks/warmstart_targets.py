@@ -49,7 +49,7 @@ def main() -> None:
     p.add_argument("-c", "--config", required=True)
     p.add_argument("--split", default="train", choices=["train", "val"], help="never test")
     p.add_argument("--anchors", type=float, nargs="+", default=[0.0, 0.5])
-    p.add_argument("--max-queries", type=int, default=None)
+    p.add_argument("--max_queries", "--max-queries", type=int, default=None)
     args = p.parse_args()
     data = prepare_data(DataConfig.from_mapping(load_config(args.config)), quiet=True)
     cat = data.catalog

@@ -164,8 +164,8 @@ def main() -> None:
     p.add_argument("-o", "--out", required=True, type=Path)
     p.add_argument("--tiny", action="store_true", help="a bundle with nothing trained (for --smoke)")
     p.add_argument("--registry", type=Path, default=Path("registry"), help="where the CPU records are (fan-out length)")
-    p.add_argument("--new-tokens", type=int, help="tokens per fan-out (default: measured, from the RL-tuned LM's record)")
-    p.add_argument("--encoder-weights", action="store_true", help="carry MiniLM's 90 MB weights too (over a 64 MiB carry)")
+    p.add_argument("--new_tokens", "--new-tokens", type=int, help="tokens per fan-out (default: measured, from the RL-tuned LM's record)")
+    p.add_argument("--encoder_weights", "--encoder-weights", action="store_true", help="carry MiniLM's 90 MB weights too (over a 64 MiB carry)")
     args = p.parse_args()
     if args.tiny == bool(args.config):
         p.error("give exactly one of -c CONFIG and --tiny")

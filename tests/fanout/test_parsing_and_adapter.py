@@ -58,8 +58,8 @@ def test_served_grounding_scores_exactly_the_set_fanout_lm_serves(tiny_data):
     texts = [format_subqueries(["smooth jazz piano", "rainy evening", "late night saxophone"]), format_subqueries(["jazz"]),
              "unparsable"]
     queries = ["rainy-day jazz"] * 3
-    served = FanoutGrounder(tiny_data, max_queries=10, served_k=5).ground(texts, queries)
-    plain = FanoutGrounder(tiny_data, max_queries=10).ground(texts, queries)
+    served = FanoutGrounder(tiny_data, max_subqueries=10, served_k=5).ground(texts, queries)
+    plain = FanoutGrounder(tiny_data, max_subqueries=10).ground(texts, queries)
     assert served[2] is None and plain[2] is None
     idx = tiny_data.item_index
     for g, p, n in zip(served[:2], plain[:2], (3, 1)):

@@ -8,9 +8,9 @@ from r4t.serving.requests import RequestProblem, check_predict_body
 from r4t.serving.server import answer_batch, group_by_k
 
 
-def check(payload, catalog_size=100, max_queries=4):
+def check(payload, catalog_size=100, max_request_queries=4):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return check_predict_body(body, catalog_size, max_queries)
+    return check_predict_body(body, catalog_size, max_request_queries)
 
 
 @pytest.mark.parametrize("payload", [{"query": "rainy-day jazz"}, {"query": "x", "k": 1}, {"query": "x", "k": 100},

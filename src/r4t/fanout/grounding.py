@@ -50,7 +50,7 @@ class FanoutGrounder:
     it and the query (``anchored``), as ``fanout_lm``'s ``anchor`` does; the rewards still see
     the sub-queries' own vectors."""
 
-    def __init__(self, data: PreparedData, max_queries: int = 10, depth: int = 1, cache_size: int = 200_000,
+    def __init__(self, data: PreparedData, max_subqueries: int = 10, depth: int = 1, cache_size: int = 200_000,
                  served_k: int | None = None, anchor: float = 0.0) -> None:
         if depth < 1:
             raise DataError(f"grounding depth must be >= 1, got {depth}")
@@ -58,7 +58,7 @@ class FanoutGrounder:
             raise DataError(f"grounding served_k must be in [1, {len(data.catalog)}], got {served_k}")
         if not 0.0 <= anchor < 1.0:
             raise DataError(f"grounding anchor must be in [0, 1), got {anchor!r}")
-        self.data, self.max_queries, self.depth, self.served_k, self.anchor = data, max_queries, depth, served_k, float(anchor)
+        self.data, self.max_subqueries, self.depth, self.served_k, self.anchor = data, max_subqueries, depth, served_k, float(anchor)
         self._emb_cache: dict[str, np.ndarray] = {}
         self.cache_size = cache_size
         self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
@@ -84,7 +84,7 @@ class FanoutGrounder:
 
     def ground(self, completions: Sequence[str], query_texts: Sequence[str], qids: Sequence[str] | None = None) -> list[GroundedFanout | None]:
         """None for a completion that does not parse."""
-        parsed = [parse_subqueries(c, self.max_queries) for c in completions]
+        parsed = [parse_subqueries(c, self.max_subqueries) for c in completions]
         flat = [s for p in parsed if p for s in p]
         if not flat:
             return [None] * len(parsed)

@@ -12,12 +12,12 @@ _THINK = re.compile(r"<\s*think\s*>.*?<\s*/\s*think\s*>", re.DOTALL | re.IGNOREC
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
-def parse_subqueries(text: str, max_queries: int = 10) -> list[str] | None:
+def parse_subqueries(text: str, max_subqueries: int = 10) -> list[str] | None:
     """Sub-queries from a completion, or None if it is unparsable.
 
     The last ``<queries>`` block wins (models sometimes restate a draft first); a missing
     closing tag is tolerated, as are code fences. Entries must be non-empty strings;
-    duplicates are dropped in order; at most ``max_queries`` are kept.
+    duplicates are dropped in order; at most ``max_subqueries`` are kept.
     """
     if not isinstance(text, str):
         return None
@@ -32,7 +32,7 @@ def parse_subqueries(text: str, max_queries: int = 10) -> list[str] | None:
         return None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
         return None
-    return list(dict.fromkeys(v.strip() for v in value))[:max_queries]
+    return list(dict.fromkeys(v.strip() for v in value))[:max_subqueries]
 
 
 def format_subqueries(subqueries: list[str], thinking: str | None = None) -> str:

@@ -220,7 +220,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     out = final.parent
     per_device = data_parallel_batch(rl_cfg, world)
     train_q, val_q = rl_queries(data.catalog, rl_cfg)
-    grounder = FanoutGrounder(data, max_queries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
+    grounder = FanoutGrounder(data, max_subqueries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
                               served_k=policy_cfg.k if rl_cfg.reward_on == "served" else None)
     if main:  # evaluation, logs and files are rank 0's; with N processes each trains on 1/N of every step's batch
         before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)

@@ -77,7 +77,7 @@ class FanoutLM(Retriever):
         self.completion_tokens: list[int] = []  # tokens decoded per fan-out, EOS included
         # Sub-query embeddings go through the grounder's cache: best_of_n has already
         # embedded the winning sub-queries while scoring, and queries repeat across calls.
-        self.grounder = FanoutGrounder(data, max_queries=subqueries)
+        self.grounder = FanoutGrounder(data, max_subqueries=subqueries)
 
     def export_files(self, folder: Path) -> dict[str, str]:
         """The policy folder (config, tokenizer, safetensors weights) as ``policy/``."""

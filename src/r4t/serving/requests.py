@@ -28,7 +28,7 @@ class RequestProblem(Exception):
         return {"error": self.message, "field": self.field}
 
 
-def check_predict_body(body: bytes, catalog_size: int, max_queries: int) -> dict[str, Any]:
+def check_predict_body(body: bytes, catalog_size: int, max_request_queries: int) -> dict[str, Any]:
     """``{"query": str | [str, ...], "k": int?}`` as parsed JSON, or a ``RequestProblem``."""
     try:
         payload = json.loads(body.decode("utf-8"))
@@ -46,8 +46,8 @@ def check_predict_body(body: bytes, catalog_size: int, max_queries: int) -> dict
     if isinstance(query, list):
         if not query:
             raise RequestProblem(422, "query", "an empty list; give at least one query text")
-        if len(query) > max_queries:
-            raise RequestProblem(422, "query", f"lists {len(query)} queries; this server takes at most {max_queries} per request")
+        if len(query) > max_request_queries:
+            raise RequestProblem(422, "query", f"lists {len(query)} queries; this server takes at most {max_request_queries} per request")
         for n, text in enumerate(query):
             _check_text(text, f"query[{n}]")
     else:
@@ -74,9 +74,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 class PredictRequestValidator:
     """ASGI middleware: check ``POST path`` bodies with ``check_predict_body``; pass the rest through."""
 
-    def __init__(self, app: Any, catalog_size: int, max_queries: int, path: str = "/predict",
+    def __init__(self, app: Any, catalog_size: int, max_request_queries: int, path: str = "/predict",
                  max_body_bytes: int = 1 << 20) -> None:
-        self.app, self.catalog_size, self.max_queries = app, catalog_size, max_queries
+        self.app, self.catalog_size, self.max_request_queries = app, catalog_size, max_request_queries
         self.path, self.max_body_bytes = path, max_body_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -94,7 +94,7 @@ class PredictRequestValidator:
                 await _send_json(send, 413, {"error": f"request body over {self.max_body_bytes} bytes", "field": "body"})
                 return
         try:
-            check_predict_body(body, self.catalog_size, self.max_queries)
+            check_predict_body(body, self.catalog_size, self.max_request_queries)
         except RequestProblem as problem:
             await _send_json(send, problem.status, problem.body())
             return

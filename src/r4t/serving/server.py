@@ -89,14 +89,14 @@ if ls is not None:
 
 
 def build_server(artifact: str, max_batch_size: int = 16, batch_timeout: float = 0.005, workers: int = 1,
-                 max_queries: int = 64, device: str = "cpu", timeout: float = 30.0) -> Any:
+                 max_request_queries: int = 64, device: str = "cpu", timeout: float = 30.0) -> Any:
     """A LitServer for ``artifact`` (verified here, in this process, before any worker starts)."""
     _require_litserve()
-    for name, value, low in (("--max-batch-size", max_batch_size, 1), ("--workers", workers, 1), ("--max-queries", max_queries, 1)):
+    for name, value, low in (("--max_batch_size", max_batch_size, 1), ("--workers", workers, 1), ("--max_request_queries", max_request_queries, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     if not batch_timeout >= 0:
-        raise ConfigError(f"--batch-timeout must be >= 0 seconds, got {batch_timeout!r}")
+        raise ConfigError(f"--batch_timeout must be >= 0 seconds, got {batch_timeout!r}")
     if not timeout > 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {timeout!r}")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
@@ -108,15 +108,15 @@ def build_server(artifact: str, max_batch_size: int = 16, batch_timeout: float =
     del exported
     api = SetRetrievalAPI(str(artifact), device=device, max_batch_size=max_batch_size, batch_timeout=batch_timeout)
     return ls.LitServer(api, accelerator="cuda" if device.startswith("cuda") else "cpu", devices=1, workers_per_device=workers,
-                        timeout=timeout, middlewares=[(PredictRequestValidator, {"catalog_size": catalog_size, "max_queries": max_queries})])
+                        timeout=timeout, middlewares=[(PredictRequestValidator, {"catalog_size": catalog_size, "max_request_queries": max_request_queries})])
 
 
 def serve(artifact: str, host: str = "127.0.0.1", port: int = 8000, max_batch_size: int = 16, batch_timeout: float = 0.005,
-          workers: int = 1, max_queries: int = 64, device: str = "cpu", timeout: float = 30.0) -> int:
+          workers: int = 1, max_request_queries: int = 64, device: str = "cpu", timeout: float = 30.0) -> int:
     """Run until interrupted; returns the exit code."""
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigError(f"--port must be between 1 and 65535, got {port!r}")
-    server = build_server(artifact, max_batch_size, batch_timeout, workers, max_queries, device, timeout)
+    server = build_server(artifact, max_batch_size, batch_timeout, workers, max_request_queries, device, timeout)
     print(f"[r4t serve] {artifact} on http://{host}:{port}/predict (max batch {max_batch_size}, batch timeout {batch_timeout}s, "
           f"{workers} worker(s))", flush=True)
     server.run(host=host, port=port, num_api_servers=1, generate_client_file=False, log_level="warning")
@@ -128,10 +128,10 @@ def serve_parser() -> argparse.ArgumentParser:
     parser.add_argument("artifact", help="folder written by `r4t export`")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--max-batch-size", type=int, default=16, help="requests merged into one retrieve() call (default 16)")
-    parser.add_argument("--batch-timeout", type=float, default=0.005, help="seconds to wait for a batch to fill (default 0.005)")
+    parser.add_argument("--max_batch_size", "--max-batch-size", type=int, default=16, help="requests merged into one retrieve() call (default 16)")
+    parser.add_argument("--batch_timeout", "--batch-timeout", type=float, default=0.005, help="seconds to wait for a batch to fill (default 0.005)")
     parser.add_argument("--workers", type=int, default=1, help="model worker processes (each loads the artifact; default 1)")
-    parser.add_argument("--max-queries", type=int, default=64, help="queries one request may list (default 64)")
+    parser.add_argument("--max_request_queries", "--max-queries", type=int, default=64, help="queries one request may list (default 64)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait before a 504 (default 30)")
     return parser
@@ -146,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = serve_parser().parse_args(argv)
     try:
         return serve(args.artifact, host=args.host, port=args.port, max_batch_size=args.max_batch_size,
-                     batch_timeout=args.batch_timeout, workers=args.workers, max_queries=args.max_queries, device=args.device,
+                     batch_timeout=args.batch_timeout, workers=args.workers, max_request_queries=args.max_request_queries, device=args.device,
                      timeout=args.timeout)
     except R4TError as exc:
         print(f"r4t serve: error: {exc}", file=sys.stderr)
