@@ -14,6 +14,7 @@ report times without a module-level record.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,8 +58,7 @@ class Pipeline:
         """The same pipeline with ``rl.steps`` replaced (``r4t rl --steps``), range-checked like the YAML."""
         if steps < 0:
             raise ConfigError(f"--steps: must be >= 0, got {steps}")
-        other = Pipeline.__new__(Pipeline)
-        other.__dict__.update(self.__dict__)
+        other = copy.copy(self)  # shares the loaded data
         other.rl = replace(self.rl, steps=steps)
         return other
 
