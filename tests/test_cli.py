@@ -78,7 +78,7 @@ def test_fit_runs_the_whole_pipeline_then_retrieve(tmp_path, capsys):
         assert stage in out
     import re
 
-    assert re.search(r"\[r4t fit\] stage times: data [\d.]+s, RL policy [\d.]+s, synthesis [\d.]+s", out)  # returned by build_shards
+    assert re.search(r"\[r4t fit\] stage times: data [\d.]+s, RL policy [\d.]+s, synthesis [\d.]+s", out)  # returned by Pipeline.ensure
     (ckpt,) = (tmp_path / "runs" / "tiny" / "diffusion" / "checkpoints").rglob("last.ckpt")
     assert main(["fit", "-c", str(r4t_config), "--trainer.enable_checkpointing=true"]) == 0  # second run: every stage reused
     out = capsys.readouterr().out

@@ -52,8 +52,10 @@ def build_in_subprocess(cfg: Mapping[str, Any]) -> None:
 
 
 def write_shards(data: PreparedData, policy_dir: Path, policy_cfg: PolicyConfig, rl_cfg: RLConfig, synth_cfg: SynthConfig,
-                 reward: Mapping[str, Any] | None, run_dir: Path, rank: int = 0, world_size: int = 1, group: bool = False) -> Path:
-    """Write (or verify and reuse) the shards the policy at ``policy_dir`` synthesizes; returns their folder.
+                 reward: Mapping[str, Any] | None, run_dir: Path, rank: int = 0, world_size: int = 1,
+                 group: bool = False) -> tuple[Path, bool]:
+    """Write (or verify and reuse) the shards the policy at ``policy_dir`` synthesizes; returns their
+    folder and whether verified shards were reused (nothing synthesized).
 
     ``rank``/``world_size`` pick this process's shards (j % world_size == rank). With
     ``group`` (a launcher's process group, e.g. torchrun) rank 0 writes the manifest once every
@@ -64,7 +66,7 @@ def write_shards(data: PreparedData, policy_dir: Path, policy_cfg: PolicyConfig,
     with main_process_first(rank, world_size if group else 1):  # rank 0 alone repairs a damaged cache
         reuse = _reusable(out, quiet=rank != 0)
     if reuse:
-        return out
+        return out, True
     policy = load_policy(str(policy_dir), domain=data.catalog.domain, k=policy_cfg.k)
     stats = synthesize(data, policy, rl_reward(reward, rl_cfg), synth_cfg, out, rl_cfg.regime,
                        policy_id=str(policy_dir), rank=rank, world_size=world_size,
@@ -72,7 +74,7 @@ def write_shards(data: PreparedData, policy_dir: Path, policy_cfg: PolicyConfig,
     rate = stats["written_now"] / max(stats["seconds"], 1e-9)
     print(f"[r4t synthesize] rank {rank}/{world_size}: {stats['written_now']} samples in {stats['seconds']:.1f}s "
           f"({rate:.1f} samples/s), {stats['unparsable_now']} unparsable fan-outs dropped -> {out}", flush=True)
-    return out
+    return out, False
 
 
 def _reusable(out: Path, quiet: bool = False) -> bool:
