@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 def _config(tmp_path):
     cfg = tmp_path / "tiny-r4t.yaml"
     text = (CONF / "tiny-r4t.yaml").read_text()
-    cfg.write_text(text.replace("max_epochs: 1", "max_epochs: 3").replace("enable_checkpointing: false", "enable_checkpointing: true"))
+    text = text.replace("max_epochs: 1", "max_epochs: 3").replace("enable_checkpointing: false", "enable_checkpointing: true")
+    # two shards of 8 queries: enough to kill after the first and resume the second, at a third of the time
+    cfg.write_text(text.replace("queries_per_shard: 8", "queries_per_shard: 8\n  max_queries: 16"))
     return cfg
 
 
