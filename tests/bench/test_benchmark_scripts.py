@@ -197,3 +197,29 @@ def test_denoiser_by_sigma_a_zero_network_is_the_trivial_denoiser_and_recovers_r
     for r in rows:
         assert abs(r["loss"] - r["loss_f0"]) < 1e-5 and r["recovery"] == r["recovery_f0"]
     assert rows[0]["recovery"] == 1.0  # almost no noise: every row is still nearest its own item
+
+
+def test_registry_rerun_marks_identical_moved_and_missing_numbers(tmp_path, monkeypatch, capsys):
+    import json
+
+    def record(registry: str, slug: str, date: str, judge: float, command: str = "r4t benchmark -c c.yaml") -> None:
+        metric = {"mean": judge, "ci95": [judge - 1.0, judge + 1.0], "n": 3, "clusters": 3}
+        rec = {"catalog": {"name": "cat"}, "retriever": {"slug": slug}, "date": date, "command": command,
+               "checkpoint_sha256": None, "quality": {"open": {"metrics": {"judge_mean": metric}}}}
+        folder = tmp_path / registry / "cat" / slug
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{date}.json").write_text(json.dumps(rec))
+
+    record("old", "dense_topk", "2026-01-01", 70.0)
+    record("old", "dense_topk", "2026-01-02", 99.0, command="r4t benchmark -c other.yaml")  # newer, another run
+    record("old", "mmr", "2026-01-01", 60.0)
+    record("new", "dense_topk", "2026-02-01", 70.0)
+    record("new", "mmr", "2026-02-01", 62.5)
+    record("new", "dpp", "2026-02-01", 65.0)
+    monkeypatch.setattr(sys, "argv", ["registry_rerun.py", "--old", str(tmp_path / "old"), "--new", str(tmp_path / "new"),
+                                      "--catalog", "cat", "--old_command", "-c c.yaml"])
+    runpy.run_path(str(ROOT / "benchmarks" / "registry_rerun.py"), run_name="__main__")
+    table = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    assert "| identical | yes |" in table["dense_topk"]  # matched with the run of the same command, not the newer one
+    assert "| +2.5000 | **no** |" in table["mmr"]
+    assert "no committed record" in table["dpp"]
