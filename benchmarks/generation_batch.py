@@ -23,16 +23,18 @@ from r4t.bench.hardware import describe_hardware
 from r4t.config import load_config
 from r4t.data.prepare import DataConfig, prepare_data
 from r4t.fanout.policy import GenerationSettings, load_policy
+from r4t.sections import checked_section
+from r4t.stage_configs import PolicyConfig
 
 
-def build(name: str, cfg: dict, domain: str, k: int, max_new_tokens: int):
+def build(name: str, cfg: dict, domain: str, subqueries: int, max_new_tokens: int):
     if name == "gemma3-270m":
         from r4t.fanout.gemma import gemma3_model_dir
 
         folder = gemma3_model_dir(Path(cfg.get("run_dir", "runs/default")) / "cache")
-        return load_policy(str(folder), prompt_style="instruction", domain=domain, k=k,
+        return load_policy(str(folder), prompt_style="instruction", domain=domain, subqueries=subqueries,
                            generation=GenerationSettings(max_new_tokens=max_new_tokens))
-    return load_policy(name, domain=domain, k=k, generation=GenerationSettings(max_new_tokens=max_new_tokens))
+    return load_policy(name, domain=domain, subqueries=subqueries, generation=GenerationSettings(max_new_tokens=max_new_tokens))
 
 
 def main() -> None:
@@ -47,14 +49,14 @@ def main() -> None:
     args = p.parse_args()
     cfg = load_config(args.config)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
-    k = int((cfg.get("policy") or {}).get("k", 10))
+    subqueries = checked_section(PolicyConfig, cfg.get("policy"), "policy").subqueries
     texts = [q.text for q in data.catalog.queries_for("val", "open")[: args.queries]]
     print(f"# {data.catalog.name}: {len(texts)} val queries x {args.samples} fan-outs, max {args.max_new_tokens} new tokens, "
           f"{args.rounds} interleaved rounds; {describe_hardware()}, {torch.get_num_threads()} torch threads\n")
     print("| policy | parameters | prompts per generate() call | fan-outs/s | decoded tokens/s | speed-up [min, max over rounds] |")
     print("|---|---|---|---|---|---|")
     for name in args.policy:
-        policy = build(name, cfg, data.catalog.domain, k, args.max_new_tokens)
+        policy = build(name, cfg, data.catalog.domain, subqueries, args.max_new_tokens)
         params = sum(x.numel() for x in policy.model.parameters())
         seconds: dict[int, list[float]] = {b: [] for b in args.prompts_per_call}
         tokens: dict[int, list[int]] = {b: [] for b in args.prompts_per_call}

@@ -67,10 +67,10 @@ def main() -> None:
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
     policy_cfg, rl_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy"), section_config(RLConfig, cfg.get("rl"), "rl")
     path = Path(args.policy) if args.policy else warm_start_dir(data, policy_cfg, Path(cfg.get("run_dir", "runs/default")) / "cache")
-    policy = load_policy(str(path), policy_cfg.prompt_style, data.catalog.domain, policy_cfg.k)
+    policy = load_policy(str(path), policy_cfg.prompt_style, data.catalog.domain, policy_cfg.subqueries)
     policy.generation.temperature = args.temperature
     reward = rl_reward(cfg.get("reward"), rl_cfg)
-    grounder = FanoutGrounder(data, max_subqueries=policy_cfg.k)
+    grounder = FanoutGrounder(data, max_subqueries=policy_cfg.subqueries)
     evaluator = SetEvaluator(data, role_attribute="category" if data.catalog.domain == "fashion" else "facet")
     queries = [q for q in data.catalog.queries_for(args.split, "open") if q.intent][: args.queries]
 

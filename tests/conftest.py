@@ -30,7 +30,7 @@ def tiny_policy_dir(tiny_data, tmp_path_factory):
     from r4t.fanout.warmstart import training_vocabulary, warmstart_pairs
 
     cat = tiny_data.catalog
-    pairs = warmstart_pairs(cat, cat.queries_for(split="train"), k=3)  # short answers: fast, untruncated
+    pairs = warmstart_pairs(cat, cat.queries_for(split="train"), subqueries=3)  # short answers: fast, untruncated
     tok = train_word_tokenizer(training_vocabulary(cat, pairs))
     policy = FanoutPolicy(build_tiny_lm(len(tok), layers=2, width=64, heads=2), tok, domain=cat.domain)
     supervised_warmstart(policy, pairs, steps=300, batch_size=16, lr=3e-3, progress=False)

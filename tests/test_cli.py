@@ -84,7 +84,7 @@ def test_fit_runs_the_whole_pipeline_then_retrieve(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "RL policy: reusing" in out and "shards: reusing" in out and "warm-start:" not in out and "synthesis 0.0s" in out
     assert f"resuming from {ckpt.relative_to(tmp_path)}" in out  # the finished fit is not retrained
-    assert main(["retrieve", "-c", str(r4t_config), "--ckpt", str(ckpt), "--query", "jazz for studying", "-k", "5"]) == 0
+    assert main(["retrieve", "-c", str(r4t_config), "--ckpt", str(ckpt), "--query", "jazz for studying", "--set_size", "5"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "query: jazz for studying" and len(lines) == 6 and "track-" in lines[1]
     assert main(["retrieve", "-c", str(r4t_config), "--query", "x"]) == 2

@@ -20,7 +20,7 @@ SECTIONS = {
     "catalog": {"name": "music", "size": "tiny", "seed": 0},
     "embedder": {"name": "hashing", "dim": 64},
     "index": {"factory": "Flat", "metric": "ip"},
-    "policy": {"model": "tiny", "k": 3, "max_new_tokens": 48, "tiny": {"layers": 2, "width": 64, "heads": 2},
+    "policy": {"model": "tiny", "subqueries": 3, "max_new_tokens": 48, "tiny": {"layers": 2, "width": 64, "heads": 2},
                "warmstart": {"steps": 300, "batch_size": 16, "lr": 3.0e-3}},
     "rl": {"steps": 0},
     "synth": {"samples_per_query": 2, "queries_per_shard": 8},

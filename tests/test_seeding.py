@@ -27,7 +27,7 @@ def test_policy_sampling_and_synthesis_leave_the_callers_rng_and_grad_mode(tiny_
     from r4t.rewards import build_reward
     from r4t.synth.transducer import SynthConfig, synthesize
 
-    policy = load_policy(str(tiny_policy_dir), domain="music", k=3)
+    policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)
     q = [tiny_data.catalog.queries_for(kind="open")[0].text]
     torch.manual_seed(0)
     expected = torch.rand(4)

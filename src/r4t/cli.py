@@ -220,7 +220,7 @@ def _retrieve(rest: list[str]) -> int:
     parser.add_argument("--query", required=True, action="append", help="query text (repeatable)")
     parser.add_argument("--ckpt", help="SetDiffusion checkpoint (shorthand for --retriever r4t_diffusion with this checkpoint)")
     parser.add_argument("--retriever", default=None, help='registry name or JSON spec, e.g. \'{"name": "mmr", "lambda_": 0.5}\'')
-    parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--set_size", "-k", type=int, default=None, help="items per set (default: the config's model.set_size, else 10)")
     args = parser.parse_args(rest)
     cfg = _stage_config(args, validate=False)
     if args.retriever:
@@ -229,15 +229,16 @@ def _retrieve(rest: list[str]) -> int:
         spec = {"name": "r4t_diffusion", "checkpoint": args.ckpt}
     else:
         raise ConfigError("give --ckpt (a diffusion checkpoint) or --retriever")
-    if args.k < 1:
-        raise ConfigError(f"-k must be >= 1, got {args.k}")
+    set_size = args.set_size if args.set_size is not None else config_set_size(cfg)
+    if set_size < 1:
+        raise ConfigError(f"--set_size must be >= 1, got {set_size}")
     problems = retrievers.validate(spec, "--retriever", provided=("data",))  # before any data is built
     if problems:
         raise ConfigError(problems[0])
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
     retriever = retrievers.build(spec, data=data)
     index = {item_id: i for i, item_id in enumerate(data.catalog.item_ids)}
-    for query, items in zip(args.query, retriever.retrieve(args.query, args.k)):
+    for query, items in zip(args.query, retriever.retrieve(args.query, set_size)):
         print(f"query: {query}")
         for n, item_id in enumerate(items, 1):
             print(f"  {n:2d}. {item_id}  {data.catalog.item_texts[index[item_id]]}")
@@ -272,7 +273,7 @@ def _benchmark(rest: list[str]) -> int:
     parser.add_argument("--registry", default="registry", help="where records go (default registry/)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--max_queries", "--max-queries", type=int, help="cap the queries per kind (quick runs)")
-    parser.add_argument("-k", type=int, default=None, help="set size (default: the config's model.set_size, else 10)")
+    parser.add_argument("--set_size", "-k", type=int, default=None, help="items per set (default: the config's model.set_size, else 10)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per batch size (at most)")
     parser.add_argument("--min_repeats", "--min-repeats", type=int, default=3)
@@ -300,7 +301,7 @@ def _benchmark(rest: list[str]) -> int:
     for line in missing:
         print(f"[r4t benchmark] skipping {line}")
     protocol = LatencyProtocol(batch_sizes=args.batch_sizes, warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
-                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=args.k if args.k is not None else config_set_size(cfg))
+                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=args.set_size if args.set_size is not None else config_set_size(cfg))
     role = args.role_attribute or ("category" if data.catalog.domain == "fashion" else "facet")
     t0 = time.perf_counter()
     paths = run_benchmark(cfg, data, entries, protocol, registry=args.registry, split=args.split, device=args.device,

@@ -35,7 +35,7 @@ def export_command(rest: list[str]) -> int:
     parser.add_argument("--retriever", required=True, help="registry name (r4t_diffusion, raw_diffusion and fanout_lm take the run "
                         "dir's checkpoint / RL policy) or JSON spec")
     parser.add_argument("-o", "--output", required=True, help="artifact folder to write (must not exist)")
-    parser.add_argument("-k", type=int, default=None, help="default set size the artifact serves (default: the config's model.set_size, else 10)")
+    parser.add_argument("--set_size", "-k", type=int, default=None, help="default set size the artifact serves (default: the config's model.set_size, else 10)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact folder")
     args = parser.parse_args(rest)
     cfg = _stage_config(args)
@@ -48,7 +48,7 @@ def export_command(rest: list[str]) -> int:
     if problems:
         raise ConfigError(problems[0])
     t0 = time.perf_counter()
-    out = export_retriever(data, spec, args.output, k=args.k if args.k is not None else config_set_size(cfg), overwrite=args.overwrite)
+    out = export_retriever(data, spec, args.output, k=args.set_size if args.set_size is not None else config_set_size(cfg), overwrite=args.overwrite)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"[r4t export] {spec['name']} -> {out} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s); serve it with `r4t serve {out}`")
     return 0

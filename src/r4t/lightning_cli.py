@@ -157,11 +157,25 @@ _COSMETIC_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "log_ev
 
 
 def _fit_identity(cfg: dict[str, Any]) -> dict[str, Any]:
-    """What determines a fit's checkpoints: every section except file paths and display settings."""
+    """What determines a fit's checkpoints: every section except file paths and display settings,
+    renamed section keys under their first names (``policy.subqueries`` was ``policy.k``), so a
+    config that only renames a key resumes and finds the same checkpoints."""
     ident = {k: v for k, v in cfg.items() if k not in ("config", "ckpt_path", "trainer", "benchmark")}
     ident["trainer"] = {k: v for k, v in (cfg.get("trainer") or {}).items() if k not in _COSMETIC_TRAINER_KEYS}
+    data = ident.get("data")
+    if isinstance(data, dict) and isinstance(data.get("init_args"), dict):  # the stage sections are linked into the datamodule
+        ident["data"] = {**data, "init_args": _legacy_sections(data["init_args"])}
+    ident = _legacy_sections(ident)
     ident["fit_code_version"] = FIT_CODE_VERSION
     return ident
+
+
+def _legacy_sections(sections: dict[str, Any]) -> dict[str, Any]:
+    """``sections`` with each stage section's renamed keys under their first names."""
+    from r4t.sections import legacy_names
+    from r4t.stage_configs import STAGE_SECTIONS
+
+    return {k: legacy_names(STAGE_SECTIONS[k], v) if k in STAGE_SECTIONS and isinstance(v, dict) else v for k, v in sections.items()}
 
 
 def _diffusion_dir(run_dir: str) -> str:

@@ -86,7 +86,8 @@ class Pipeline:
         return (self.shards_dir() / "manifest.json").exists()
 
     def synth_config(self) -> SynthConfig:
-        return replace(self.synth, set_size=self.synth.set_size or self.policy.k)
+        """The synthesis section (its ``set_size`` is always set: the field's default is 10)."""
+        return self.synth
 
     # ------------------------------------------------------------------ building
     def ensure(self, stage: str, rank: int = 0, world: int = 1, group: bool = False) -> StageRun:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import typing
+import warnings
 from typing import Any, Mapping, TypeVar, Union
 
 from r4t.errors import ConfigError
@@ -58,15 +59,46 @@ def _type_problem(value: Any, hint: Any) -> str | None:
     return None
 
 
+def renamed_keys(cls: type) -> dict[str, str]:
+    """Old name -> current name of the fields a section renamed (the class's ``RENAMED``)."""
+    return dict(getattr(cls, "RENAMED", {}))
+
+
+def current_names(cls: type, section: Mapping[str, Any], key: str) -> tuple[dict[str, Any], list[str]]:
+    """``section`` with every renamed key under its current name, and the problems (a key given
+    under both names). An old name still works, with a FutureWarning naming the new one, so
+    existing config files keep running (and keep their caches: see ``legacy_names``)."""
+    out, problems = dict(section), []
+    for old, new in renamed_keys(cls).items():
+        if old not in out:
+            continue
+        if new in out:
+            problems.append(f"{key}: {old!r} is the old name of {new!r}; give only {new!r}")
+            continue
+        warnings.warn(f"{key}.{old} is deprecated; call it {key}.{new} (same meaning)", FutureWarning, stacklevel=3)
+        out[new] = out.pop(old)
+    return out, problems
+
+
+def legacy_names(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with renamed fields under the names they had when caches were first keyed by
+    them: a rename must not make every cached stage look new."""
+    back = {new: old for old, new in renamed_keys(cls).items()}
+    return {back.get(name, name): value for name, value in values.items()}
+
+
 def section_problems(cls: type, section: Any, key: str) -> list[str]:
     """Every problem with ``section`` as ``key.field: message`` lines (empty when it is valid)."""
     if section is None:
         return []
     if not isinstance(section, Mapping):
         return [f"{key}: expected a mapping of settings, got {section!r}"]
+    written = {new: old for old, new in renamed_keys(cls).items() if old in section}  # name problems as the file does
+    section, problems = current_names(cls, section, key)
+    if problems:
+        return problems
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
-    problems = []
     for name in sorted(set(section) - set(fields), key=str):
         close = difflib.get_close_matches(str(name), list(fields), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -74,18 +106,19 @@ def section_problems(cls: type, section: Any, key: str) -> list[str]:
     for name, value in section.items():
         if name not in fields:
             continue
+        shown = written.get(name, name)
         bad = _type_problem(value, hints[name])
         if bad:
-            problems.append(f"{key}.{name}: {bad}")
+            problems.append(f"{key}.{shown}: {bad}")
             continue
         meta = fields[name].metadata
         if "choices" in meta and value not in meta["choices"]:
-            problems.append(f"{key}.{name}: must be one of {', '.join(map(repr, meta['choices']))}, got {value!r}")
+            problems.append(f"{key}.{shown}: must be one of {', '.join(map(repr, meta['choices']))}, got {value!r}")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if "min" in meta and value < meta["min"]:
-                problems.append(f"{key}.{name}: must be >= {meta['min']}, got {value!r}")
+                problems.append(f"{key}.{shown}: must be >= {meta['min']}, got {value!r}")
             if "max" in meta and value > meta["max"]:
-                problems.append(f"{key}.{name}: must be <= {meta['max']}, got {value!r}")
+                problems.append(f"{key}.{shown}: must be <= {meta['max']}, got {value!r}")
     if not problems:  # the dataclass's own checks (``__post_init__``) on fields whose types and ranges are fine
         try:
             cls(**dict(section))
@@ -99,4 +132,4 @@ def checked_section(cls: type[S], section: Mapping[str, Any] | None, key: str) -
     problems = section_problems(cls, section, key)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
-    return cls(**dict(section or {}))
+    return cls(**current_names(cls, section or {}, key)[0])

@@ -3,22 +3,23 @@
 They live in this light module (no torch, trl or transformers imports) so that every command
 can check all of them before any stage starts (``r4t.config.validate_components``); the
 stages themselves import them from here. Field names are part of each stage's cache key
-(``config_hash(asdict(...))``): renaming one invalidates caches.
+(``config_hash(asdict(...))``), so a renamed field is listed in its class's ``RENAMED`` (old name ->
+new name): configs may still use the old name, and cache keys keep using it (``legacy_names``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from r4t.errors import ConfigError
-from r4t.sections import option
+from r4t.sections import legacy_names, option
 
 
 def cache_key(section: Any, added: dict[str, Any]) -> dict[str, Any]:
     """A section's fields as its cache key. ``added`` maps fields added after caches existed to
     their defaults; such a field enters the key only when set away from it, so older caches stay valid."""
-    key = asdict(section)
+    key = legacy_names(type(section), asdict(section))
     for name, default in added.items():
         if key.get(name) == default:
             key.pop(name)
@@ -30,10 +31,17 @@ class PolicyConfig:
     model: str = "tiny"                 # "tiny" (built here), "gemma3-270m" (the gemma extra), a local folder or a hub id
     prompt_style: str = option("bare", choices=("bare", "instruction"))  # instruction: instruction-tuned LMs
     gguf_file: str | None = None
-    k: int = option(10, min=1)          # sub-queries per fan-out
+    subqueries: int = option(10, min=1)  # sub-queries per fan-out (at most; the paper's k); was `k`
     max_new_tokens: int = option(160, min=1)
     tiny: dict[str, int] = option(default_factory=lambda: {"layers": 4, "width": 128, "heads": 4})
     warmstart: dict[str, Any] = option(default_factory=lambda: {"steps": 300, "batch_size": 32, "lr": 1e-3})
+
+    # `k` named both this and the set size; `k` now means only the set size of `retrieve(queries, k)`.
+    RENAMED: ClassVar[dict[str, str]] = {"k": "subqueries"}
+
+    def cache_key(self) -> dict[str, Any]:
+        """The fields that name the warm-start and RL caches, under their first names."""
+        return cache_key(self, {})
 
     def __post_init__(self) -> None:
         """``warmstart`` stays a plain mapping (its keys name the warm-start cache); its keys and ranges are checked here."""
@@ -88,7 +96,7 @@ ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precisio
 class SynthConfig:
     samples_per_query: int = option(128, min=1)   # S (the paper's 128)
     temperature: float = option(0.9, min=0.0)
-    set_size: int = option(10, min=1)             # L (= k by default)
+    set_size: int = option(10, min=1)             # items per synthesized set (the diffusion model's set_size)
     queries_per_shard: int = option(16, min=1)
     max_queries: int | None = option(None, min=1)  # only the first N training queries (quick runs, slow policies)
     filter: str = option("none", choices=("none", "threshold", "top_fraction"))

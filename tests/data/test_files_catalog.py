@@ -122,9 +122,9 @@ def test_warm_start_pairs_for_every_training_query_worded_from_the_items(tmp_pat
     for q in train:
         assert cat.collections[nearest[q.qid][0]].title == q.text  # its own collection first
         assert all(cat.collections[n].split == "train" for n in nearest[q.qid])
-    pairs = warmstart_pairs(cat, train, k=4, nearest=nearest)
+    pairs = warmstart_pairs(cat, train, subqueries=4, nearest=nearest)
     assert {p for p, _ in pairs} == {bare_prompt(q.text) for q in train}  # every training query has pairs
-    assert not warmstart_pairs(cat, train, k=4)  # without themes or nearest collections there is nothing to pair
+    assert not warmstart_pairs(cat, train, subqueries=4)  # without themes or nearest collections there is nothing to pair
 
 
 def test_init_sizes_the_config_to_the_catalog(tmp_path, capsys):
@@ -132,7 +132,7 @@ def test_init_sizes_the_config_to_the_catalog(tmp_path, capsys):
     assert main(["init", "--items", str(EXAMPLE / "items.csv"), "--collections", str(EXAMPLE / "collections.jsonl"),
                  "--name", "kitchen", "-o", str(out)]) == 0
     cfg = yaml.safe_load(out.read_text())
-    assert cfg["model"]["set_size"] == cfg["policy"]["k"] == cfg["synth"]["set_size"] == cfg["data"]["init_args"]["set_size"] == 4
+    assert cfg["model"]["set_size"] == cfg["policy"]["subqueries"] == cfg["synth"]["set_size"] == cfg["data"]["init_args"]["set_size"] == 4
     assert cfg["catalog"]["name"] == "files" and cfg["index"]["factory"] == "Flat" and cfg["run_dir"] == "runs/kitchen"
     assert main(["init", "--items", str(EXAMPLE / "items.csv"), "--collections", str(EXAMPLE / "collections.jsonl"), "-o", str(out)]) == 2
 
@@ -143,7 +143,7 @@ def test_own_catalog_validate_fit_benchmark_end_to_end(tmp_path, capsys):
     items = write_items(tmp_path, "parquet", example_rows())
     cfg = {**TINY, "run_dir": "runs/mine", "catalog": {"name": "files", "items": str(items),
                                                        "collections": str(EXAMPLE / "collections.jsonl"), "domain": "kitchenware"}}
-    cfg["policy"] = {**cfg["policy"], "k": 4}
+    cfg["policy"] = {**cfg["policy"], "subqueries": 4}
     cfg["model"] = {**cfg["model"], "set_size": 4}
     cfg["data"] = {**cfg["data"], "init_args": {"set_size": 4, "batch_size": 8}}
     cfg["synth"] = {**cfg["synth"], "set_size": 4, "queries_per_shard": 2}  # 8 training queries: 4 shards, one for validation

@@ -1,6 +1,6 @@
 """Nonsense values fail before any stage starts: one line per problem naming the key, exit
 code 2, nothing written (issue #17, finding 2). Before, ``rl.steps: -5`` trained for 17+
-minutes (trl falls back to epochs), ``policy.k: 0`` trained a policy that never parses,
+minutes (trl falls back to epochs), ``policy.k: 0`` (now ``policy.subqueries``) trained a policy that never parses,
 ``set_size: 0`` fitted and failed later, ``synth.samples_per_query: 0`` failed after RL."""
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def _config(tmp_path, **sections):
 @pytest.mark.parametrize("command", ["rl", "synthesize", "data", "fit"])
 @pytest.mark.parametrize("setting, message", [
     ({"rl__steps": -5}, "rl.steps: must be >= 0, got -5"),
-    ({"policy__k": 0}, "policy.k: must be >= 1, got 0"),
+    ({"policy__subqueries": 0}, "policy.subqueries: must be >= 1, got 0"),
     ({"synth__samples_per_query": 0}, "synth.samples_per_query: must be >= 1, got 0"),
-    ({"policy__k": "ten"}, "policy.k: expected an integer, got 'ten'"),
+    ({"policy__subqueries": "ten"}, "policy.subqueries: expected an integer, got 'ten'"),
     ({"rl__loss": "ppo"}, "rl.loss: must be one of 'soft_grpo', 'grpo', got 'ppo'"),
     ({"synth__sample_per_query": 4}, "synth: unknown key 'sample_per_query'"),
     ({"synth__anchor": 1.0}, "synth.anchor: must be <= 0.99, got 1.0"),
@@ -103,7 +103,7 @@ def test_a_checkpoint_from_another_catalog_is_refused(tiny_data, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--retriever", '{"name": "mmr", "lambda_": "half"}'], "argument lambda_: expected a number, got 'half'"),
     (["--retriever", '{"name": "mmr", "lambda_": 0.5'], "--retriever: invalid JSON"),
-    (["--retriever", "dense_topk", "-k", "0"], "-k must be >= 1, got 0"),
+    (["--retriever", "dense_topk", "-k", "0"], "--set_size must be >= 1, got 0"),
     (["--retriever", '{"name": "dpp", "alpha": "x"}'], "argument alpha: expected a number, got 'x'"),
 ])
 def test_retrieve_arguments_fail_in_one_line(tmp_path, capsys, args, message):

@@ -25,7 +25,7 @@ def test_catalog_bytes_identical(name, tmp_path):
 def test_shards_identical(tiny_data, tiny_policy_dir, tmp_path):
     cfg = SynthConfig(samples_per_query=2, queries_per_shard=4, set_size=10, max_queries=8, seed=0)
     for run in ("a", "b"):
-        policy = load_policy(str(tiny_policy_dir), domain="music", k=3)  # a fresh process's state
+        policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)  # a fresh process's state
         synthesize(tiny_data, policy, build_reward(None), cfg, tmp_path / run, policy_id="tiny", progress=False)
     a, b = tree_hashes(tmp_path / "a", "shard-*.tar"), tree_hashes(tmp_path / "b", "shard-*.tar")
     assert a == b and len(a) == 2

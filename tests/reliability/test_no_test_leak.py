@@ -40,7 +40,7 @@ def test_training_collections_pairs_vocabulary_and_prompts_hold_no_test_intent(n
     assert not {intent_cluster(Query("c", c.title, "train", intent=c.theme)) for c in train_cols} & intents
     assert not {c.title.lower() for c in train_cols} & texts
 
-    pairs = warmstart_pairs(catalog, catalog.queries_for(split="train"), k=5)
+    pairs = warmstart_pairs(catalog, catalog.queries_for(split="train"), subqueries=5)
     assert pairs
     assert not {p for p, _ in pairs} & {bare_prompt(q.text) for q in queries}
 
@@ -72,7 +72,7 @@ def test_synthesized_shards_hold_only_training_queries(tiny_data, tiny_policy_di
     from r4t.synth.shards import read_shards
     from r4t.synth.transducer import SynthConfig, synthesize
 
-    policy = load_policy(str(tiny_policy_dir), domain="music", k=3)
+    policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)
     cfg = SynthConfig(samples_per_query=1, queries_per_shard=16, set_size=10, seed=0, max_queries=24)
     synthesize(tiny_data, policy, build_reward(None), cfg, tmp_path, policy_id="tiny", progress=False)
     samples = list(read_shards(sorted(str(p) for p in tmp_path.glob("shard-*.tar"))))

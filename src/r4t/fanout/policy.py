@@ -36,20 +36,20 @@ class FanoutPolicy:
         tokenizer: PreTrainedTokenizerBase,
         prompt_style: str = "bare",
         domain: str = "items",
-        k: int = 10,
+        subqueries: int = 10,
         generation: GenerationSettings | None = None,
     ) -> None:
         if prompt_style not in ("bare", "instruction"):
             raise ConfigError(f"policy prompt_style must be 'bare' or 'instruction', got {prompt_style!r}")
         self.model, self.tokenizer = model, tokenizer
-        self.prompt_style, self.domain, self.k = prompt_style, domain, k
+        self.prompt_style, self.domain, self.subqueries = prompt_style, domain, subqueries
         self.generation = generation or GenerationSettings()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
 
     def prompt(self, query: str) -> str:
-        return bare_prompt(query) if self.prompt_style == "bare" else instruction_prompt(query, self.domain, self.k)
+        return bare_prompt(query) if self.prompt_style == "bare" else instruction_prompt(query, self.domain, self.subqueries)
 
     @torch.no_grad()
     def sample(self, queries: Sequence[str], num_samples: int = 1, greedy: bool = False, seed: int | None = None, batch_size: int = 64) -> list[list[str]]:
@@ -76,7 +76,7 @@ class FanoutPolicy:
 
     def fanout(self, queries: Sequence[str], greedy: bool = True, seed: int | None = None) -> list[list[str] | None]:
         """Parsed sub-queries per query (None where the output does not parse)."""
-        return [parse_subqueries(c[0], self.k) for c in self.sample(queries, 1, greedy=greedy, seed=seed)]
+        return [parse_subqueries(c[0], self.subqueries) for c in self.sample(queries, 1, greedy=greedy, seed=seed)]
 
 
 def generated_lengths(generated: torch.Tensor, eos_token_id: int | None) -> list[int]:
@@ -89,7 +89,7 @@ def generated_lengths(generated: torch.Tensor, eos_token_id: int | None) -> list
 
 
 def load_policy(
-    model: str, prompt_style: str = "bare", domain: str = "items", k: int = 10,
+    model: str, prompt_style: str = "bare", domain: str = "items", subqueries: int = 10,
     gguf_file: str | None = None, generation: GenerationSettings | None = None, device: str = "cpu",
 ) -> FanoutPolicy:
     """Load a saved policy folder, hub id or GGUF file (set HF_HUB_OFFLINE=1 to fail fast offline)."""
@@ -102,7 +102,7 @@ def load_policy(
     except OSError as exc:
         where = "folder" if Path(model).exists() else "model id (offline? set a local path)"
         raise ConfigError(f"cannot load policy {model!r} ({where}): {exc}") from None
-    return FanoutPolicy(lm, tok, prompt_style, domain, k, generation)
+    return FanoutPolicy(lm, tok, prompt_style, domain, subqueries, generation)
 
 
 # Files a policy folder may carry into an exported artifact: configs, tokenizers, safetensors.

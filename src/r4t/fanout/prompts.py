@@ -15,8 +15,8 @@ INSTRUCTION = (
 )
 
 
-def instruction_prompt(query: str, domain: str, k: int = 10) -> str:
-    return INSTRUCTION.format(query=query, domain=domain, k=k)
+def instruction_prompt(query: str, domain: str, subqueries: int = 10) -> str:
+    return INSTRUCTION.format(query=query, domain=domain, k=subqueries)
 
 
 def bare_prompt(query: str) -> str:

@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, cast
 
@@ -56,23 +55,23 @@ def warm_started_policy(data: PreparedData, cfg: PolicyConfig, cache: Path) -> t
     steps = int(ws.get("steps", 300))
     if cfg.model not in ("tiny",) and steps <= 0:
         source = _resolve_model(cfg.model, cache)
-        return load_policy(str(source), cfg.prompt_style, data.catalog.domain, cfg.k, cfg.gguf_file, gen), source
+        return load_policy(str(source), cfg.prompt_style, data.catalog.domain, cfg.subqueries, cfg.gguf_file, gen), source
     folder = warm_start_dir(data, cfg, cache)
     if (folder / "config.json").exists():
         _log(f"warm-start policy: reusing {folder}")
-        return load_policy(str(folder), cfg.prompt_style, data.catalog.domain, cfg.k, generation=gen), folder
+        return load_policy(str(folder), cfg.prompt_style, data.catalog.domain, cfg.subqueries, generation=gen), folder
     catalog = data.catalog
     train_queries = catalog.queries_for(split="train")
     nearest = None if has_themes(catalog) else nearest_collections(catalog, data.query_emb, data.collection_title_emb, train_queries)
-    pairs = warmstart_pairs(catalog, train_queries, k=cfg.k, nearest=nearest, phrase_keep=float(ws.get("phrase_keep", 0.8)))
+    pairs = warmstart_pairs(catalog, train_queries, subqueries=cfg.subqueries, nearest=nearest, phrase_keep=float(ws.get("phrase_keep", 0.8)))
     if not pairs:
         raise ConfigError(f"catalog {catalog.name!r} yields no warm-start pairs (no training queries with matching collections)")
     t0 = time.perf_counter()
     if cfg.model == "tiny":
         tok = train_word_tokenizer(training_vocabulary(catalog, pairs))
-        policy = FanoutPolicy(build_tiny_lm(len(tok), **cfg.tiny), tok, "bare", catalog.domain, cfg.k, gen)
+        policy = FanoutPolicy(build_tiny_lm(len(tok), **cfg.tiny), tok, "bare", catalog.domain, cfg.subqueries, gen)
     else:
-        policy = load_policy(str(_resolve_model(cfg.model, cache)), cfg.prompt_style, catalog.domain, cfg.k, cfg.gguf_file, gen)
+        policy = load_policy(str(_resolve_model(cfg.model, cache)), cfg.prompt_style, catalog.domain, cfg.subqueries, cfg.gguf_file, gen)
     losses = supervised_warmstart(policy, pairs, steps=steps, batch_size=int(ws.get("batch_size", 32)), lr=float(ws.get("lr", 1e-3)))
     with atomic_dir(folder) as tmp:
         save_policy(policy.model, policy.tokenizer, tmp)
@@ -86,9 +85,9 @@ def warm_start_dir(data: PreparedData, cfg: PolicyConfig, cache: Path) -> Path:
     from r4t.fanout.warmstart import has_themes
 
     if has_themes(data.catalog):
-        return cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg))
+        return cache / "policy" / config_hash(data.catalog.fingerprint(), cfg.cache_key())
     # Without themes the pairs come from the nearest collection titles, i.e. from the vectors too.
-    return cache / "policy" / config_hash(data.catalog.fingerprint(), asdict(cfg), "nearest-title-pairs", data.vectors_id)
+    return cache / "policy" / config_hash(data.catalog.fingerprint(), cfg.cache_key(), "nearest-title-pairs", data.vectors_id)
 
 
 def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None,
@@ -99,7 +98,7 @@ def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig
     start: Path | str = warm_start_dir(data, policy_cfg, cache)
     if policy_cfg.model not in ("tiny",) and steps <= 0:
         start = _resolve_model(policy_cfg.model, cache)
-    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), data.vectors_id, asdict(policy_cfg), rl_cfg.cache_key(),
+    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), data.vectors_id, policy_cfg.cache_key(), rl_cfg.cache_key(),
                                       reward_section, rl_cfg.regime) / "final"
 
 
@@ -220,8 +219,8 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     out = final.parent
     per_device = data_parallel_batch(rl_cfg, world)
     train_q, val_q = rl_queries(data.catalog, rl_cfg)
-    grounder = FanoutGrounder(data, max_subqueries=policy_cfg.k, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
-                              served_k=policy_cfg.k if rl_cfg.reward_on == "served" else None)
+    grounder = FanoutGrounder(data, max_subqueries=policy_cfg.subqueries, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
+                              served_k=policy_cfg.subqueries if rl_cfg.reward_on == "served" else None)
     if main:  # evaluation, logs and files are rank 0's; with N processes each trains on 1/N of every step's batch
         before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
         _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items())
@@ -275,7 +274,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         policy.tokenizer.save_pretrained(tmp)
-        (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "k": policy.k, "domain": policy.domain}))
+        (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "subqueries": policy.subqueries, "domain": policy.domain}))
     _log(f"saved {final}")
     barrier(world)
     return final

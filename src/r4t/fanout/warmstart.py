@@ -63,7 +63,7 @@ def nearest_collections(catalog: Catalog, query_emb: np.ndarray, title_emb: np.n
     return {q.qid: [train[j] for j in order] for q, order in zip(queries, top)}
 
 
-def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per_query: int = 4, seed: int = 0,
+def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], subqueries: int = 10, per_query: int = 4, seed: int = 0,
                     nearest: Mapping[str, list[int]] | None = None, phrase_keep: float = 0.8) -> list[tuple[str, str]]:
     """(prompt, completion) pairs from the training collections. A query's answers are the
     collections curated for its intent (generated catalogs) or, given ``nearest``, the
@@ -84,7 +84,7 @@ def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], k: int = 10, per
         else:
             members_options = [catalog.collections[n].items for n in cols]
         for members in rng.sample(members_options, min(per_query, len(members_options))):
-            items = rng.sample(list(members), min(k, len(members)))
+            items = rng.sample(list(members), min(subqueries, len(members)))
             subs = list(dict.fromkeys(item_phrase(catalog, i, rng, keep=phrase_keep) for i in items))
             pairs.append((bare_prompt(q.text), format_subqueries(subs)))
     return pairs

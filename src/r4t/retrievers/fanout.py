@@ -44,13 +44,13 @@ from r4t.rewards import build_reward
 FALLBACKS = ("dense_topk", "error")
 
 
-def _load(path: str, k: int, temperature: float, max_new_tokens: int, domain: str, prompt_style: str | None = None) -> FanoutPolicy:
+def _load(path: str, subqueries: int, temperature: float, max_new_tokens: int, domain: str, prompt_style: str | None = None) -> FanoutPolicy:
     """A saved policy folder; its prompt style is the one it was trained with unless given
     (a pretrained LM that r4t never saved, e.g. Gemma 3 270M, needs ``"instruction"``)."""
     meta_file = Path(path) / "r4t_policy.json"
     style = prompt_style or (json.loads(meta_file.read_text()).get("prompt_style", "bare") if meta_file.exists() else "bare")
     gen = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
-    return load_policy(path, prompt_style=style, domain=domain, k=k, generation=gen)
+    return load_policy(path, prompt_style=style, domain=domain, subqueries=subqueries, generation=gen)
 
 
 @retrievers.register("fanout_lm")
@@ -134,7 +134,7 @@ class FanoutLM(Retriever):
             completions = self.policy.sample(list(texts), 1, greedy=self.greedy, seed=self.seed)
         self.completion_chars += [len(c[0]) for c in completions]
         self.completion_tokens += list(getattr(self.policy, "last_generated_tokens", []))
-        subs = [parse_subqueries(c[0], self.policy.k) for c in completions]
+        subs = [parse_subqueries(c[0], self.policy.subqueries) for c in completions]
         return self._directions(texts, query_emb, subs)
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:

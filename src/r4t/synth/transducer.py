@@ -124,7 +124,7 @@ def synthesize(
     mine = [j for j in range(len(shards)) if j % world_size == rank]
     if cfg.target == "served" and regime != "oar":
         raise ConfigError("synth.target: served needs the oar regime (wscr targets are sub-query vectors)")
-    grounder = FanoutGrounder(data, max_subqueries=policy.k, anchor=cfg.anchor,
+    grounder = FanoutGrounder(data, max_subqueries=policy.subqueries, anchor=cfg.anchor,
                               served_k=cfg.set_size if cfg.target == "served" else None)
     t0, written, failures = time.perf_counter(), 0, 0
     bar = tqdm(total=sum(len(shards[j]) for j in mine) * cfg.samples_per_query, desc="synthesizing", unit="fan-out", disable=not progress)
