@@ -139,8 +139,10 @@ def _stage_config(args: argparse.Namespace, validate: bool = True) -> dict[str, 
     return cfg
 
 
-def config_set_size(cfg: dict[str, Any]) -> int:
-    """The set size a config trains for (``model.set_size``), the default k of the commands that serve sets."""
+def config_set_size(cfg: dict[str, Any], given: int | None = None) -> int:
+    """``--set_size`` when given, else the set size the config trains for (``model.set_size``, else 10)."""
+    if given is not None:
+        return given
     size = (cfg.get("model") or {}).get("set_size", 10)
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else 10
 
@@ -229,7 +231,7 @@ def _retrieve(rest: list[str]) -> int:
         spec = {"name": "r4t_diffusion", "checkpoint": args.ckpt}
     else:
         raise ConfigError("give --ckpt (a diffusion checkpoint) or --retriever")
-    set_size = args.set_size if args.set_size is not None else config_set_size(cfg)
+    set_size = config_set_size(cfg, args.set_size)
     if set_size < 1:
         raise ConfigError(f"--set_size must be >= 1, got {set_size}")
     problems = retrievers.validate(spec, "--retriever", provided=("data",))  # before any data is built
@@ -301,7 +303,7 @@ def _benchmark(rest: list[str]) -> int:
     for line in missing:
         print(f"[r4t benchmark] skipping {line}")
     protocol = LatencyProtocol(batch_sizes=args.batch_sizes, warmup=args.warmup, repeats=args.repeats, min_repeats=args.min_repeats,
-                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=args.set_size if args.set_size is not None else config_set_size(cfg))
+                               budget_s=args.budget_s, max_call_s=args.max_call_s, k=config_set_size(cfg, args.set_size))
     role = args.role_attribute or ("category" if data.catalog.domain == "fashion" else "facet")
     t0 = time.perf_counter()
     paths = run_benchmark(cfg, data, entries, protocol, registry=args.registry, split=args.split, device=args.device,

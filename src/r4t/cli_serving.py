@@ -48,7 +48,7 @@ def export_command(rest: list[str]) -> int:
     if problems:
         raise ConfigError(problems[0])
     t0 = time.perf_counter()
-    out = export_retriever(data, spec, args.output, k=args.set_size if args.set_size is not None else config_set_size(cfg), overwrite=args.overwrite)
+    out = export_retriever(data, spec, args.output, k=config_set_size(cfg, args.set_size), overwrite=args.overwrite)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"[r4t export] {spec['name']} -> {out} ({size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f}s); serve it with `r4t serve {out}`")
     return 0

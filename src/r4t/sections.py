@@ -132,4 +132,6 @@ def checked_section(cls: type[S], section: Mapping[str, Any] | None, key: str) -
     problems = section_problems(cls, section, key)
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
-    return cls(**current_names(cls, section or {}, key)[0])
+    with warnings.catch_warnings():  # section_problems has warned about an old name already
+        warnings.simplefilter("ignore", FutureWarning)
+        return cls(**current_names(cls, section or {}, key)[0])
