@@ -35,16 +35,26 @@ class PolicyConfig:
     max_new_tokens: int = option(160, min=1)
     tiny: dict[str, int] = option(default_factory=lambda: {"layers": 4, "width": 128, "heads": 4})
     warmstart: dict[str, Any] = option(default_factory=lambda: {"steps": 300, "batch_size": 32, "lr": 1e-3})
+    # Decode only well-formed fan-outs (r4t.fanout.constrained) in RL, synthesis and serving: no
+    # parse failures, so RL's advantages rank content rather than format. Built-in tiny policy only.
+    constrained: bool = False
+    min_subqueries: int = option(1, min=1)  # constrained: close the array only after this many sub-queries
 
     # `k` named both this and the set size; `k` now means only the set size of `retrieve(queries, k)`.
     RENAMED: ClassVar[dict[str, str]] = {"k": "subqueries"}
 
     def cache_key(self) -> dict[str, Any]:
-        """The fields that name the warm-start and RL caches, under their first names."""
-        return cache_key(self, {})
+        """The fields that name the RL cache, under their first names (fields added later only when set)."""
+        return cache_key(self, ADDED_POLICY_FIELDS)
+
+    def warmstart_key(self) -> dict[str, Any]:
+        """The fields that name the warm-start cache: decoding settings do not change what the warm start trains."""
+        return {k: v for k, v in self.cache_key().items() if k not in ADDED_POLICY_FIELDS}
 
     def __post_init__(self) -> None:
         """``warmstart`` stays a plain mapping (its keys name the warm-start cache); its keys and ranges are checked here."""
+        if self.min_subqueries > self.subqueries:
+            raise ConfigError(f"policy.min_subqueries: must be <= policy.subqueries ({self.subqueries}), got {self.min_subqueries}")
         unknown = sorted(set(self.warmstart) - set(WARMSTART_KEYS))
         if unknown:
             raise ConfigError(f"policy.warmstart: unknown key(s) {unknown}; known: {', '.join(WARMSTART_KEYS)}")
@@ -52,6 +62,8 @@ class PolicyConfig:
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 < keep <= 1.0:
             raise ConfigError(f"policy.warmstart.phrase_keep: must be a number in (0, 1], got {keep!r}")
 
+
+ADDED_POLICY_FIELDS = {"constrained": False, "min_subqueries": 1}
 
 # steps, batch_size, lr: the supervised warm start. phrase_keep: the chance that each attribute of a
 # curated member enters its target sub-query (generated catalogs; 1.0 names them all).

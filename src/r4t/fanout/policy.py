@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
 from r4t.errors import ConfigError
+from r4t.fanout.constrained import FanoutFormat
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.prompts import bare_prompt, instruction_prompt
 from r4t.seeding import seeded_or_not
@@ -38,7 +39,11 @@ class FanoutPolicy:
         domain: str = "items",
         subqueries: int = 10,
         generation: GenerationSettings | None = None,
+        constrained: bool = False,
+        min_subqueries: int = 1,
     ) -> None:
+        """``constrained``: decode only well-formed fan-outs of ``min_subqueries``..``subqueries``
+        sub-queries (``r4t.fanout.constrained``; needs the built-in word-level tokenizer)."""
         if prompt_style not in ("bare", "instruction"):
             raise ConfigError(f"policy prompt_style must be 'bare' or 'instruction', got {prompt_style!r}")
         self.model, self.tokenizer = model, tokenizer
@@ -47,6 +52,9 @@ class FanoutPolicy:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
+        self.constrained, self.min_subqueries = constrained, min_subqueries
+        self.format: Callable[[int], FanoutFormat] | None = (
+            FanoutFormat.factory(tokenizer, subqueries, min_subqueries) if constrained else None)
 
     def prompt(self, query: str) -> str:
         return bare_prompt(query) if self.prompt_style == "bare" else instruction_prompt(query, self.domain, self.subqueries)
@@ -57,14 +65,17 @@ class FanoutPolicy:
         the sampling without touching the caller's random stream."""
         self.model.eval()
         prompts = [self.prompt(q) for q in queries for _ in range(num_samples)]
+        from transformers import LogitsProcessorList
+
         texts: list[str] = []
         lengths: list[int] = []
         g = self.generation
         with seeded_or_not(seed):
             for start in range(0, len(prompts), batch_size):
                 enc = self.tokenizer(prompts[start : start + batch_size], return_tensors="pt", padding=True).to(self.model.device)
+                constraint = {"logits_processor": LogitsProcessorList([self.format(g.max_new_tokens)])} if self.format else {}
                 out = self.model.generate(  # type: ignore[operator]  # transformers types generate as a tensor attribute
-                    **enc, max_new_tokens=g.max_new_tokens, do_sample=not greedy,
+                    **enc, **constraint, max_new_tokens=g.max_new_tokens, do_sample=not greedy,
                     temperature=None if greedy else g.temperature, top_p=None if greedy else g.top_p,
                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
                 )
@@ -91,6 +102,7 @@ def generated_lengths(generated: torch.Tensor, eos_token_id: int | None) -> list
 def load_policy(
     model: str, prompt_style: str = "bare", domain: str = "items", subqueries: int = 10,
     gguf_file: str | None = None, generation: GenerationSettings | None = None, device: str = "cpu",
+    constrained: bool = False, min_subqueries: int = 1,
 ) -> FanoutPolicy:
     """Load a saved policy folder, hub id or GGUF file (set HF_HUB_OFFLINE=1 to fail fast offline)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -102,7 +114,7 @@ def load_policy(
     except OSError as exc:
         where = "folder" if Path(model).exists() else "model id (offline? set a local path)"
         raise ConfigError(f"cannot load policy {model!r} ({where}): {exc}") from None
-    return FanoutPolicy(lm, tok, prompt_style, domain, subqueries, generation)
+    return FanoutPolicy(lm, tok, prompt_style, domain, subqueries, generation, constrained, min_subqueries)
 
 
 # Files a policy folder may carry into an exported artifact: configs, tokenizers, safetensors.

@@ -23,6 +23,7 @@ from r4t.catalog.catalog import Catalog, Query
 from r4t.data.prepare import PreparedData
 from r4t.distributed import barrier, env_world, init_from_env, main_process_first
 from r4t.errors import ConfigError
+from r4t.fanout.constrained import constrained_generation
 from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
@@ -85,9 +86,9 @@ def warm_start_dir(data: PreparedData, cfg: PolicyConfig, cache: Path) -> Path:
     from r4t.fanout.warmstart import has_themes
 
     if has_themes(data.catalog):
-        return cache / "policy" / config_hash(data.catalog.fingerprint(), cfg.cache_key())
+        return cache / "policy" / config_hash(data.catalog.fingerprint(), cfg.warmstart_key())
     # Without themes the pairs come from the nearest collection titles, i.e. from the vectors too.
-    return cache / "policy" / config_hash(data.catalog.fingerprint(), cfg.cache_key(), "nearest-title-pairs", data.vectors_id)
+    return cache / "policy" / config_hash(data.catalog.fingerprint(), cfg.warmstart_key(), "nearest-title-pairs", data.vectors_id)
 
 
 def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, reward_section: Mapping[str, Any] | None,
@@ -215,6 +216,9 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     cache = Path(run_dir) / "cache"
     with main_process_first(rank, world):  # rank 0 trains or reuses the warm start; the others then read it
         policy, start_dir = warm_started_policy(data, policy_cfg, cache)
+    if policy_cfg.constrained:  # RL samples (and is evaluated on) exactly the fan-outs synthesis and serving decode
+        policy = FanoutPolicy(policy.model, policy.tokenizer, policy.prompt_style, policy.domain, policy.subqueries,
+                              policy.generation, constrained=True, min_subqueries=policy_cfg.min_subqueries)
     reward = rl_reward(reward_section, rl_cfg)
     out = final.parent
     per_device = data_parallel_batch(rl_cfg, world)
@@ -257,7 +261,8 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
         metrics_csv.unlink()  # a fresh start: drop rows of a run that never checkpointed
     barrier(world)  # no rank starts while rank 0 still edits metrics.csv
     t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    with constrained_generation(policy.model, policy.format):
+        trainer.train(resume_from_checkpoint=True if resume else None)
     if not main:
         barrier(world)  # wait for rank 0 to save the final policy
         return final
@@ -274,7 +279,8 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     with atomic_dir(final) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         policy.tokenizer.save_pretrained(tmp)
-        (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "subqueries": policy.subqueries, "domain": policy.domain}))
+        (tmp / "r4t_policy.json").write_text(json.dumps({"prompt_style": policy.prompt_style, "subqueries": policy.subqueries, "domain": policy.domain,
+                                                              "constrained": policy.constrained, "min_subqueries": policy.min_subqueries}))
     _log(f"saved {final}")
     barrier(world)
     return final

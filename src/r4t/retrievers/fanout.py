@@ -44,13 +44,17 @@ from r4t.rewards import build_reward
 FALLBACKS = ("dense_topk", "error")
 
 
-def _load(path: str, subqueries: int, temperature: float, max_new_tokens: int, domain: str, prompt_style: str | None = None) -> FanoutPolicy:
-    """A saved policy folder; its prompt style is the one it was trained with unless given
-    (a pretrained LM that r4t never saved, e.g. Gemma 3 270M, needs ``"instruction"``)."""
+def _load(path: str, subqueries: int, temperature: float, max_new_tokens: int, domain: str, prompt_style: str | None = None,
+          constrained: bool | None = None, min_subqueries: int | None = None) -> FanoutPolicy:
+    """A saved policy folder; its prompt style and decoding constraint are the ones it was trained
+    with unless given (a pretrained LM that r4t never saved, e.g. Gemma 3 270M, needs ``"instruction"``;
+    a warm-start folder has no record of them)."""
     meta_file = Path(path) / "r4t_policy.json"
-    style = prompt_style or (json.loads(meta_file.read_text()).get("prompt_style", "bare") if meta_file.exists() else "bare")
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
     gen = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature)
-    return load_policy(path, prompt_style=style, domain=domain, subqueries=subqueries, generation=gen)
+    return load_policy(path, prompt_style=prompt_style or meta.get("prompt_style", "bare"), domain=domain, subqueries=subqueries,
+                       generation=gen, constrained=bool(meta.get("constrained", False) if constrained is None else constrained),
+                       min_subqueries=int(min_subqueries or meta.get("min_subqueries", 1)))
 
 
 @retrievers.register("fanout_lm")
@@ -61,14 +65,17 @@ class FanoutLM(Retriever):
 
     def __init__(self, data: PreparedData, policy: str, greedy: bool = False, temperature: float = 0.9,
                  max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk",
-                 prompt_style: str | None = None, anchor: float = 0.0) -> None:
+                 prompt_style: str | None = None, anchor: float = 0.0, constrained: bool | None = None,
+                 min_subqueries: int | None = None) -> None:
+        """``constrained`` (default: as the policy was trained, else false): decode only
+        well-formed fan-outs (``r4t.fanout.constrained``), so no query falls back."""
         super().__init__(data)
         if not 0.0 <= anchor < 1.0:
             raise ConfigError(f"fanout_lm anchor must be in [0, 1), got {anchor!r}")
         self.anchor = float(anchor)
         if fallback not in FALLBACKS:
             raise ConfigError(f"fanout_lm fallback must be one of {FALLBACKS}, got {fallback!r}")
-        self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain, prompt_style)
+        self.policy = _load(policy, subqueries, temperature, max_new_tokens, data.catalog.domain, prompt_style, constrained, min_subqueries)
         self.policy_dir = Path(policy)
         self.greedy, self.seed, self.fallback = greedy, seed, fallback
         self.parse_failures = 0
@@ -147,9 +154,10 @@ class BestOfN(FanoutLM):
     """N sampled fan-outs per query; keep the one the training reward scores highest."""
 
     def __init__(self, data: PreparedData, policy: str, n: int = 5, reward: Any = None, temperature: float = 0.9,
-                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk") -> None:
+                 max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk",
+                 constrained: bool | None = None) -> None:
         super().__init__(data, policy, greedy=False, temperature=temperature, max_new_tokens=max_new_tokens, subqueries=subqueries,
-                         seed=seed, fallback=fallback)
+                         seed=seed, fallback=fallback, constrained=constrained)
         if n < 1:
             raise ConfigError(f"best_of_n n must be >= 1, got {n}")
         self.n, self.reward = n, build_reward(reward)

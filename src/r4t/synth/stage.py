@@ -67,7 +67,8 @@ def write_shards(data: PreparedData, policy_dir: Path, policy_cfg: PolicyConfig,
         reuse = _reusable(out, quiet=rank != 0)
     if reuse:
         return out, True
-    policy = load_policy(str(policy_dir), domain=data.catalog.domain, subqueries=policy_cfg.subqueries)
+    policy = load_policy(str(policy_dir), domain=data.catalog.domain, subqueries=policy_cfg.subqueries,
+                         constrained=policy_cfg.constrained, min_subqueries=policy_cfg.min_subqueries)
     stats = synthesize(data, policy, rl_reward(reward, rl_cfg), synth_cfg, out, rl_cfg.regime,
                        policy_id=str(policy_dir), rank=rank, world_size=world_size,
                        before_manifest=(lambda: barrier(world_size)) if group else None)
