@@ -52,3 +52,10 @@ def test_a_fit_config_that_renames_the_key_keeps_its_checkpoint_folder():
     assert config_hash(old) == config_hash(new)
     assert new["policy"] == new["data"]["init_args"]["policy"] == {"k": 3}
     assert config_hash(_fit_identity(fit_config({"subqueries": 4}))) != config_hash(new)  # a changed value still starts afresh
+
+
+def test_decoding_settings_stay_out_of_the_warm_start_key():
+    assert config_hash(PolicyConfig(constrained=True, min_subqueries=3).warmstart_key()) == "d95cf84a2b75"  # the warm start above
+    assert PolicyConfig(constrained=True).cache_key() != PolicyConfig().cache_key()  # the RL cache is a new one
+    with pytest.raises(ConfigError, match="min_subqueries: must be <= policy.subqueries"):
+        checked_section(PolicyConfig, {"subqueries": 3, "min_subqueries": 4}, "policy")

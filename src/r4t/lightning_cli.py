@@ -20,7 +20,7 @@ from r4t.data.datamodules import CuratedSetDataModule
 from r4t.diffusion.checkpoint import checked_hparams, read_checkpoint
 from r4t.diffusion.module import SetDiffusion
 from r4t.errors import ConfigError, DataError
-from r4t.runs import atomic_write_json, config_hash
+from r4t.runs import atomic_write_json, cached_or_legacy, config_hash
 
 # Typed (not Any) so that dotted overrides merge into the YAML mapping with YAML-typed values:
 # `--model.backbone.width 128`, `--synth.samples_per_query 8`, `--index.nprobe 32`.
@@ -86,7 +86,8 @@ class R4TLightningCLI(LightningCLI):
         callback = self.trainer.checkpoint_callback
         if not isinstance(callback, ModelCheckpoint):  # --trainer.enable_checkpointing false: nothing to resume from
             return
-        folder = Path(cfg["run_dir"]) / "diffusion" / "checkpoints" / config_hash(_fit_identity(cfg))
+        checkpoints = Path(cfg["run_dir"]) / "diffusion" / "checkpoints"
+        folder = cached_or_legacy(checkpoints / config_hash(_fit_identity(cfg)), checkpoints / config_hash(_fit_identity(cfg, legacy=True)))
         callback.dirpath = str(folder)
         callback.save_last = True
         last = folder / "last.ckpt"
@@ -156,15 +157,19 @@ FIT_CODE_VERSION = 3
 _COSMETIC_TRAINER_KEYS = ("enable_progress_bar", "enable_model_summary", "log_every_n_steps", "logger", "callbacks", "default_root_dir")
 
 
-def _fit_identity(cfg: dict[str, Any]) -> dict[str, Any]:
+def _fit_identity(cfg: dict[str, Any], legacy: bool = False) -> dict[str, Any]:
     """What determines a fit's checkpoints: every section except file paths and display settings,
     renamed section keys under their first names (``policy.subqueries`` was ``policy.k``), so a
-    config that only renames a key resumes and finds the same checkpoints."""
-    ident = {k: v for k, v in cfg.items() if k not in ("config", "ckpt_path", "trainer", "benchmark")}
+    config that only renames a key resumes and finds the same checkpoints. ``run_dir`` is left out
+    (the folder is inside it: ``runs/music`` and its absolute path are one run); ``legacy`` keeps
+    it, as fits keyed before that did."""
+    paths = ("config", "ckpt_path", "trainer", "benchmark") + (() if legacy else ("run_dir",))
+    ident = {k: v for k, v in cfg.items() if k not in paths}
     ident["trainer"] = {k: v for k, v in (cfg.get("trainer") or {}).items() if k not in _COSMETIC_TRAINER_KEYS}
     data = ident.get("data")
     if isinstance(data, dict) and isinstance(data.get("init_args"), dict):  # the stage sections are linked into the datamodule
-        ident["data"] = {**data, "init_args": _legacy_sections(data["init_args"])}
+        init_args = {k: v for k, v in data["init_args"].items() if legacy or k != "run_dir"}
+        ident["data"] = {**data, "init_args": _legacy_sections(init_args)}
     ident = _legacy_sections(ident)
     ident["fit_code_version"] = FIT_CODE_VERSION
     return ident

@@ -29,6 +29,22 @@ def config_hash(*parts: Any, length: int = 12) -> str:
     return hashlib.sha256(stable_json(list(parts)).encode()).hexdigest()[:length]
 
 
+def path_key(path: str | Path, root: str | Path) -> str:
+    """A folder as a part of a cache key, the same however the run dir is spelled: its path under
+    ``root`` (the cache) when it is there, else its absolute path when it exists, else the text
+    itself (a hub id). ``runs/music`` and ``/home/me/runs/music`` then name one cache."""
+    folder, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))  # lexical: the folder need not exist yet
+    if folder.is_relative_to(base):
+        return folder.relative_to(base).as_posix()
+    return str(Path(path).resolve()) if Path(path).exists() else str(path)
+
+
+def cached_or_legacy(current: Path, legacy: Path) -> Path:
+    """``current``, unless only ``legacy`` exists: the folder an older r4t named by the run dir's
+    spelling. Caches (and half-finished runs that resume) made before a key change stay found."""
+    return legacy if legacy != current and legacy.exists() and not current.exists() else current
+
+
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -28,7 +28,7 @@ from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
 from r4t.rewards import build_reward
 from r4t.rewards.composite import CompositeReward
-from r4t.runs import atomic_dir, config_hash
+from r4t.runs import atomic_dir, cached_or_legacy, config_hash, path_key
 from r4t.sections import checked_section
 from r4t.seeding import caller_rng_preserved
 from r4t.stage_configs import PolicyConfig, RLConfig  # noqa: F401  (re-exported: the stage's sections)
@@ -99,8 +99,9 @@ def rl_policy_dir(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig
     start: Path | str = warm_start_dir(data, policy_cfg, cache)
     if policy_cfg.model not in ("tiny",) and steps <= 0:
         start = _resolve_model(policy_cfg.model, cache)
-    return cache / "rl" / config_hash(str(start), data.catalog.fingerprint(), data.vectors_id, policy_cfg.cache_key(), rl_cfg.cache_key(),
-                                      reward_section, rl_cfg.regime) / "final"
+    key = (data.catalog.fingerprint(), data.vectors_id, policy_cfg.cache_key(), rl_cfg.cache_key(), reward_section, rl_cfg.regime)
+    current = cache / "rl" / config_hash("start", path_key(start, cache), *key)
+    return cached_or_legacy(current, cache / "rl" / config_hash(str(start), *key)) / "final"  # legacy: keyed by the run dir's spelling
 
 
 def _resolve_model(name: str, cache: Path) -> Path | str:

@@ -11,7 +11,7 @@ from r4t.data.prepare import PreparedData
 from r4t.distributed import barrier, main_process_first
 from r4t.fanout.policy import load_policy
 from r4t.fanout.stage import rl_reward
-from r4t.runs import config_hash
+from r4t.runs import cached_or_legacy, config_hash, path_key
 from r4t.stage_configs import PolicyConfig, RLConfig, SynthConfig
 from r4t.synth.shards import damaged_shards, sidecar
 from r4t.synth.transducer import synthesize
@@ -19,8 +19,10 @@ from r4t.synth.transducer import synthesize
 
 def shards_dir(run_dir: Path, policy_dir: Path, data: PreparedData, synth_cfg: SynthConfig, regime: str, reward: Any) -> Path:
     """Where the shards of this teacher and these settings live (nothing is built)."""
-    return run_dir / "cache" / "shards" / config_hash(str(policy_dir), data.catalog.fingerprint(), data.vectors_id,
-                                                      synth_cfg.cache_key(), regime, reward)
+    cache = run_dir / "cache"
+    key = (data.catalog.fingerprint(), data.vectors_id, synth_cfg.cache_key(), regime, reward)
+    current = cache / "shards" / config_hash("policy", path_key(policy_dir, cache), *key)
+    return cached_or_legacy(current, cache / "shards" / config_hash(str(policy_dir), *key))  # legacy: keyed by the run dir's spelling
 
 
 DISTRIBUTED_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
