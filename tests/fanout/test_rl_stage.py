@@ -91,3 +91,23 @@ def test_rl_trains_on_the_served_set_and_skips_parse_failures(tmp_path, capsys):
     assert "RL policy on the same val queries" in out and "saved" in out
     (run,) = rl_dirs(tmp_path)
     assert (run / "final" / "model.safetensors").exists() and (run / "metrics.csv").exists()
+
+
+def test_constrained_rl_has_no_parse_failures_and_serves_constrained(tmp_path, capsys):
+    """policy.constrained: trl's own generate samples only well-formed fan-outs, and the saved
+    policy decodes the same way when fanout_lm loads it (no flag needed there)."""
+    import csv
+
+    cfg = tmp_path / "constrained.yaml"
+    cfg.write_text(TINY_CONFIG.read_text().replace("  subqueries: 3 ", "  constrained: true\n  subqueries: 3 ").replace("  steps: 2\n", "  steps: 1\n"))
+    assert "constrained: true" in cfg.read_text()
+    assert main(["rl", "-c", str(cfg)]) == 0
+    assert "parse failures 0.0%" in capsys.readouterr().out
+    (run,) = rl_dirs(tmp_path)
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert rows and all(float(r["parse_failure_rate"]) == 0.0 for r in rows)  # every completion trl sampled parsed
+    assert json.loads((run / "final" / "r4t_policy.json").read_text())["constrained"] is True
+    from r4t.retrievers.fanout import _load
+
+    policy = _load(str(run / "final"), subqueries=3, temperature=0.9, max_new_tokens=40, domain="music")
+    assert policy.constrained and "generate" not in vars(policy.model)

@@ -30,8 +30,9 @@ from r4t.errors import ConfigError
 # Token classes; WORD is any token allowed inside a sub-query.
 LT, QUERIES, GT, SLASH, LBRACKET, RBRACKET, QUOTE, COMMA, EOS, WORD, OTHER = range(11)
 STRUCTURE = {"<": LT, "queries": QUERIES, ">": GT, "/": SLASH, "[": LBRACKET, "]": RBRACKET, '"': QUOTE, ",": COMMA}
-# Characters a sub-query word may not contain: a quote ends the JSON string, a backslash starts
-# an escape, and "<" could open the closing tag inside a string.
+# The format's own tokens never appear inside a sub-query (so "," and "/" do not either); nor do
+# tokens containing these characters: a quote ends the JSON string, a backslash starts an
+# escape, and "<" could open the closing tag inside a string.
 _NOT_IN_WORDS = ('"', "\\", "<")
 
 # Grammar states: the forced prefix, a sub-query's words, the separators, the forced suffix, done.
@@ -45,7 +46,6 @@ COMMA_OPEN = AFTER + 1      # after ",": the opening quote
 C0 = COMMA_OPEN + 1         # C0..C3: the suffix token SUFFIX[i] comes next
 END = C0 + len(SUFFIX)      # only EOS is left
 DONE = END + 1              # EOS written (generate pads the row from here)
-N_STATES = DONE + 1
 
 
 def _tokens_to_finish(state: int) -> int:
