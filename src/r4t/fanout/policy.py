@@ -52,9 +52,15 @@ class FanoutPolicy:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"
-        self.constrained, self.min_subqueries = constrained, min_subqueries
-        self.format: Callable[[int], FanoutFormat] | None = (
-            FanoutFormat.factory(tokenizer, subqueries, min_subqueries) if constrained else None)
+        self.constrained, self.min_subqueries = False, min_subqueries
+        self.format: Callable[[int], FanoutFormat] | None = None
+        if constrained:
+            self.constrain(min_subqueries)
+
+    def constrain(self, min_subqueries: int = 1) -> None:
+        """Decode only well-formed fan-outs from now on (``constrained=True`` at construction does the same)."""
+        self.format = FanoutFormat.factory(self.tokenizer, self.subqueries, min_subqueries)
+        self.constrained, self.min_subqueries = True, min_subqueries
 
     def prompt(self, query: str) -> str:
         return bare_prompt(query) if self.prompt_style == "bare" else instruction_prompt(query, self.domain, self.subqueries)

@@ -218,8 +218,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     with main_process_first(rank, world):  # rank 0 trains or reuses the warm start; the others then read it
         policy, start_dir = warm_started_policy(data, policy_cfg, cache)
     if policy_cfg.constrained:  # RL samples (and is evaluated on) exactly the fan-outs synthesis and serving decode
-        policy = FanoutPolicy(policy.model, policy.tokenizer, policy.prompt_style, policy.domain, policy.subqueries,
-                              policy.generation, constrained=True, min_subqueries=policy_cfg.min_subqueries)
+        policy.constrain(policy_cfg.min_subqueries)
     reward = rl_reward(reward_section, rl_cfg)
     out = final.parent
     per_device = data_parallel_batch(rl_cfg, world)
