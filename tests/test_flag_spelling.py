@@ -37,7 +37,7 @@ def test_every_long_flag_is_spelled_with_underscores_and_dashes_are_only_aliases
 
 
 def test_the_old_dashed_spellings_still_parse_to_the_same_values():
-    from r4t.serving.server import serve_parser
+    from r4t.cli_parser import serve_parser
 
     new = serve_parser().parse_args(["art", "--max_batch_size", "8", "--batch_timeout", "0.01", "--max_request_queries", "4"])
     old = serve_parser().parse_args(["art", "--max-batch-size", "8", "--batch-timeout", "0.01", "--max-queries", "4"])

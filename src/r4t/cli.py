@@ -1,18 +1,18 @@
 """The `r4t` command.
 
 fit/validate/test/predict go through LightningCLI (``-c``, ``--print_config``,
-``--trainer.*``, class_path/init_args), extended only at its documented hooks. The
-stage commands (data, list, and the later rl/synthesize/benchmark) read the same YAML
-sections with plain code. Errors r4t raises on purpose print as one line, exit code 2.
+``--trainer.*``, class_path/init_args), extended only at its documented hooks. Every
+other command is a subcommand of the one jsonargparse parser in ``r4t.cli_parser`` (types,
+ranges, ``--help``, ``--print_config``) and reads the same YAML sections, checked
+(``r4t.stage_configs``). Errors r4t raises on purpose print as one line, exit code 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from r4t.errors import ConfigError, R4TError
 
@@ -49,33 +49,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command in LIGHTNING_COMMANDS:
             return _lightning(command, rest)
-        if command == "data":
-            return _data(rest)
-        if command in ("catalog", "init"):
-            from r4t import cli_catalog
+        from r4t.cli_parser import BUILDERS, parse
 
-            return cli_catalog.catalog_command(rest) if command == "catalog" else cli_catalog.init_command(rest)
-        if command == "rl":
-            return _rl(rest)
-        if command == "synthesize":
-            return _synthesize(rest)
-        if command == "retrieve":
-            return _retrieve(rest)
-        if command in ("export", "serve"):
-            from r4t import cli_serving
-
-            return cli_serving.export_command(rest) if command == "export" else cli_serving.serve_command(rest)
-        if command == "list":
-            return _list(rest)
-        if command == "benchmark":
-            return _benchmark(rest)
-        if command == "leaderboard":
-            return _leaderboard(rest)
+        if command not in BUILDERS:
+            print(f"r4t: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+            return 2
+        try:
+            _, args = parse(argv)  # every flag's type and range checked here, before any stage starts
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        options = args.validate if command == "catalog" else args
+        if getattr(options, "print_config", False):
+            return print_stage_config(command, options)
+        return _handler(command)(args, rest)
     except R4TError as exc:
         print(f"r4t {command}: error: {exc}", file=sys.stderr)
         return 2
-    print(f"r4t: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
-    return 2
+
+
+def _handler(command: str) -> Callable[[Any, list[str]], int]:
+    """The function that runs ``command`` with its parsed options (and its raw flags, for the
+    commands that record or re-run them)."""
+    if command in ("catalog", "init"):
+        from r4t import cli_catalog
+
+        return cli_catalog.catalog_command if command == "catalog" else cli_catalog.init_command
+    if command in ("export", "serve"):
+        from r4t import cli_serving
+
+        return cli_serving.export_command if command == "export" else cli_serving.serve_command
+    return {"data": _data, "rl": _rl, "synthesize": _synthesize, "retrieve": _retrieve, "benchmark": _benchmark,
+            "leaderboard": _leaderboard, "list": _list}[command]
 
 
 def run() -> None:
@@ -120,14 +124,19 @@ def _r4t_cause(exc: BaseException) -> R4TError | None:
 
 
 # ---------------------------------------------------------------------- stage commands
-def _stage_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("-c", "--config", required=True, help="YAML config (same file as r4t fit)")
-    parser.add_argument("--run_dir", help="override the config's run_dir")
-    return parser
+# The YAML sections each stage command reads: `--print_config` shows these, checked.
+COMMAND_SECTIONS: dict[str, tuple[str, ...]] = {
+    "catalog": ("catalog",),
+    "data": ("catalog", "embedder", "index"),
+    "rl": ("catalog", "embedder", "index", "reward", "policy", "rl"),
+    "synthesize": ("catalog", "embedder", "index", "reward", "policy", "rl", "synth"),
+    "retrieve": ("catalog", "embedder", "index", "model"),
+    "export": ("catalog", "embedder", "index", "model"),
+    "benchmark": ("catalog", "embedder", "index", "reward", "policy", "rl", "synth", "model", "benchmark"),
+}
 
 
-def _stage_config(args: argparse.Namespace, validate: bool = True) -> dict[str, Any]:
+def _stage_config(args: Any, validate: bool = True) -> dict[str, Any]:
     """The YAML of ``-c`` with ``--run_dir`` applied; every component spec checked up front."""
     from r4t.config import load_config, validate_components
 
@@ -137,6 +146,27 @@ def _stage_config(args: argparse.Namespace, validate: bool = True) -> dict[str, 
     if validate:
         validate_components(cfg)
     return cfg
+
+
+def print_stage_config(command: str, args: Any) -> int:
+    """``r4t COMMAND -c CONFIG --print_config``: the sections COMMAND reads, after every check, with
+    the typed stage sections' defaults filled in (what will run, not only what the file says)."""
+    import dataclasses
+
+    import yaml
+
+    from r4t.sections import checked_section
+    from r4t.stage_configs import STAGE_SECTIONS
+
+    cfg = _stage_config(args)
+    shown: dict[str, Any] = {"run_dir": cfg.get("run_dir")}
+    for key in COMMAND_SECTIONS[command]:
+        if key in STAGE_SECTIONS:
+            shown[key] = dataclasses.asdict(checked_section(STAGE_SECTIONS[key], cfg.get(key), key))
+        elif cfg.get(key) is not None:
+            shown[key] = cfg[key]
+    print(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False), end="")
+    return 0
 
 
 def config_set_size(cfg: dict[str, Any], given: int | None = None) -> int:
@@ -157,10 +187,10 @@ def json_spec(text: str, flag: str) -> Any:
         raise ConfigError(f"{flag}: invalid JSON ({exc.msg} at character {exc.pos}): {text}") from None
 
 
-def _data(rest: list[str]) -> int:
+def _data(args: Any, rest: list[str]) -> int:
     from r4t.pipeline import Pipeline
 
-    cfg = _stage_config(_stage_parser("r4t data", "Build (or reuse) catalog, embeddings and indexes.").parse_args(rest))
+    cfg = _stage_config(args)
     t0 = time.perf_counter()
     data = Pipeline(cfg).data()
     print(f"[r4t data] ready in {time.perf_counter() - t0:.1f}s: {len(data.catalog)} items, "
@@ -171,13 +201,10 @@ def _data(rest: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------- rl
-def _rl(rest: list[str]) -> int:
+def _rl(args: Any, rest: list[str]) -> int:
     from r4t.distributed import init_from_env
     from r4t.pipeline import Pipeline
 
-    parser = _stage_parser("r4t rl", "Train the fan-out policy with GRPO / Soft-GRPO.")
-    parser.add_argument("--steps", type=int, help="override rl.steps")
-    args = parser.parse_args(rest)
     pipeline = Pipeline(_stage_config(args))
     if args.steps is not None:
         pipeline = pipeline.with_rl_steps(args.steps)
@@ -190,15 +217,10 @@ def _rl(rest: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------- synthesize
-def _synthesize(rest: list[str]) -> int:
+def _synthesize(args: Any, rest: list[str]) -> int:
     from r4t.distributed import init_from_env
     from r4t.pipeline import Pipeline
 
-    parser = _stage_parser("r4t synthesize", "Write (query, set) shards with the RL policy.")
-    parser.add_argument("--rank", type=int, help="this process's rank (shards j with j %% world_size == rank) for independent "
-                                                 "processes; under torchrun / accelerate launch it comes from RANK")
-    parser.add_argument("--world_size", type=int, help="number of independent processes (default: WORLD_SIZE, else 1)")
-    args = parser.parse_args(rest)
     manual = args.rank is not None or args.world_size is not None
     if manual:
         rank, world = args.rank or 0, args.world_size or 1
@@ -214,16 +236,10 @@ def _synthesize(rest: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------- retrieve
-def _retrieve(rest: list[str]) -> int:
+def _retrieve(args: Any, rest: list[str]) -> int:
     from r4t.data.prepare import DataConfig, prepare_data
     from r4t.retrievers import retrievers
 
-    parser = _stage_parser("r4t retrieve", "Print the set a retriever returns for a query.")
-    parser.add_argument("--query", required=True, action="append", help="query text (repeatable)")
-    parser.add_argument("--ckpt", help="SetDiffusion checkpoint (shorthand for --retriever r4t_diffusion with this checkpoint)")
-    parser.add_argument("--retriever", default=None, help='registry name or JSON spec, e.g. \'{"name": "mmr", "lambda_": 0.5}\'')
-    parser.add_argument("--set_size", "-k", type=int, default=None, help="items per set (default: the config's model.set_size, else 10)")
-    args = parser.parse_args(rest)
     cfg = _stage_config(args, validate=False)
     if args.retriever:
         spec = json_spec(args.retriever, "--retriever")
@@ -232,8 +248,6 @@ def _retrieve(rest: list[str]) -> int:
     else:
         raise ConfigError("give --ckpt (a diffusion checkpoint) or --retriever")
     set_size = config_set_size(cfg, args.set_size)
-    if set_size < 1:
-        raise ConfigError(f"--set_size must be >= 1, got {set_size}")
     problems = retrievers.validate(spec, "--retriever", provided=("data",))  # before any data is built
     if problems:
         raise ConfigError(problems[0])
@@ -248,45 +262,13 @@ def _retrieve(rest: list[str]) -> int:
 
 
 # ---------------------------------------------------------------------- benchmark
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"batch sizes must be positive integers, got {text!r}")
-    return values
-
-
-def _benchmark(rest: list[str]) -> int:
+def _benchmark(args: Any, rest: list[str]) -> int:
     import shlex
 
     from r4t.bench.latency import LatencyProtocol
     from r4t.bench.runner import default_entries, parse_entry, run_benchmark
     from r4t.data.prepare import DataConfig, prepare_data
 
-    parser = _stage_parser("r4t benchmark", "Benchmark set quality and fan-out latency; write registry/ records.")
-    parser.add_argument("--retrievers", nargs="+", help="registry names or JSON specs with an optional \"label\" (default: every "
-                        "built-in retriever whose policy/checkpoint exists in the run dir, plus the latency-only stand-ins)")
-    parser.add_argument("--skip", nargs="+", default=[], metavar="NAME",
-                        help="leave out default retrievers with these registry names (e.g. latency_only_fanout latency_only_diffusion)")
-    parser.add_argument("--batch_sizes", "--batch-sizes", type=_int_list, default=[1, 8, 64, 1024], help="comma-separated (default 1,8,64,1024)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--registry", default="registry", help="where records go (default registry/)")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--max_queries", "--max-queries", type=int, help="cap the queries per kind (quick runs)")
-    parser.add_argument("--set_size", "-k", type=int, default=None, help="items per set (default: the config's model.set_size, else 10)")
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=10, help="timed calls per batch size (at most)")
-    parser.add_argument("--min_repeats", "--min-repeats", type=int, default=3)
-    parser.add_argument("--budget_s", "--budget-s", type=float, default=30.0, help="stop timing a batch size after this many seconds (>= min-repeats calls)")
-    parser.add_argument("--max_call_s", "--max-call-s", type=float, default=60.0, help="skip batch sizes predicted to take longer per call")
-    parser.add_argument("--no_quality", "--no-quality", action="store_true")
-    parser.add_argument("--no_latency", "--no-latency", action="store_true")
-    parser.add_argument("--role_attribute", "--role-attribute", default=None, help="item attribute giving roles for complementarity (default: facet; fashion: category)")
-    parser.add_argument("--wscr_depth", "--wscr-depth", type=int, default=500, help="candidates per direction for Recall/Hit@(depth*k) on compositional queries (0: skip)")
-    parser.add_argument("--leaderboard", action="store_true", help="re-render registry/LEADERBOARD.md afterwards")
-    args = parser.parse_args(rest)
     cfg = _stage_config(args)
     data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
     missing: list[str] = []
@@ -313,41 +295,36 @@ def _benchmark(rest: list[str]) -> int:
     print(f"[r4t benchmark] {len(paths)} records in {time.perf_counter() - t0:.1f}s:")
     for path in paths:
         print(f"  {path}")
-    if args.leaderboard:
-        return _leaderboard(["--registry", args.registry])
-    return 0
+    return render_leaderboard(args.registry) if args.leaderboard else 0
 
 
-def _leaderboard(rest: list[str]) -> int:
+def _leaderboard(args: Any, rest: list[str]) -> int:
+    return render_leaderboard(args.registry, check=args.check, html=args.html)
+
+
+def render_leaderboard(registry: str, check: bool = False, html: bool = False) -> int:
+    """Validate every record under ``registry``; then (unless ``check``) render LEADERBOARD.md from them."""
     from r4t.bench.leaderboard import build_leaderboard
     from r4t.bench.records import check_registry
 
-    parser = argparse.ArgumentParser(prog="r4t leaderboard", description="Render registry/LEADERBOARD.md from the records.")
-    parser.add_argument("--registry", default="registry")
-    parser.add_argument("--check", action="store_true", help="only validate every record against the schema (exit 1 on problems)")
-    parser.add_argument("--html", action="store_true", help="also write leaderboard.html")
-    args = parser.parse_args(rest)
-    count, problems = check_registry(args.registry)
+    count, problems = check_registry(registry)
     for problem in problems:
         print(f"r4t leaderboard: {problem}", file=sys.stderr)
-    if args.check:
+    if check:
         print(f"[r4t leaderboard] {count} records checked, {len(problems)} problems")
         return 1 if problems else 0
     if problems:
-        raise ConfigError(f"{len(problems)} invalid records under {args.registry}; fix them or run `r4t leaderboard --check`")
-    for path in build_leaderboard(args.registry, html_page=args.html):
+        raise ConfigError(f"{len(problems)} invalid records under {registry}; fix them or run `r4t leaderboard --check`")
+    for path in build_leaderboard(registry, html_page=html):
         print(f"[r4t leaderboard] wrote {path}")
     return 0
 
 
 # ---------------------------------------------------------------------- list
-def _list(rest: list[str]) -> int:
+def _list(args: Any, rest: list[str]) -> int:
     from r4t.components import all_registries
 
     regs = all_registries()
-    parser = argparse.ArgumentParser(prog="r4t list", description="List registered components.")
-    parser.add_argument("kind", nargs="?", choices=sorted(regs), help="one kind (default: all)")
-    args = parser.parse_args(rest)
     for kind in [args.kind] if args.kind else sorted(regs):
         reg = regs[kind]
         print(f"{kind}:")
@@ -360,8 +337,6 @@ def _list(rest: list[str]) -> int:
         for name, err in reg.plugin_errors.items():
             print(f"  {name:<{width}}  [failed to load] {err}")
     return 0
-
-
 
 
 if __name__ == "__main__":

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Any
 
 from r4t.cli import _stage_config
 from r4t.errors import ConfigError
 
 
-def catalog_command(rest: list[str]) -> int:
+def catalog_command(args: Any, rest: list[str]) -> int:
     from r4t.data.files import ImportReport, files, load_files, summarise
     from r4t.data.sources import catalogs
     from r4t.errors import DataError
 
-    parser = argparse.ArgumentParser(prog="r4t catalog", description="Check a config's catalog without building anything else.")
-    sub = parser.add_subparsers(dest="action", required=True)
-    validate = sub.add_parser("validate", help="load the catalog, print a summary, exit 2 with one line per problem")
-    validate.add_argument("-c", "--config", required=True)
-    args = parser.parse_args(rest)
-    cfg = _stage_config(argparse.Namespace(config=args.config, run_dir=None))
+    cfg = _stage_config(args.validate)  # the only action: `r4t catalog validate`
     factory, kwargs = catalogs.resolve(cfg["catalog"])
     if factory is files:
         cat, report = load_files(**kwargs)
@@ -43,20 +38,12 @@ def catalog_command(rest: list[str]) -> int:
     return 0
 
 
-def init_command(rest: list[str]) -> int:
+def init_command(args: Any, rest: list[str]) -> int:
     from pathlib import Path
 
     from r4t.config_template import config_for
     from r4t.data.files import load_files
 
-    parser = argparse.ArgumentParser(prog="r4t init", description="Write a config for your own catalog, with defaults sized to it.")
-    parser.add_argument("--items", required=True, help="items file: JSONL, JSON, CSV, TSV or Parquet with id, text, attribute columns")
-    parser.add_argument("--collections", required=True, help="collections file: JSONL or JSON records {id, title, items: [item ids]}")
-    parser.add_argument("--queries", help="optional queries file {id, text, split?, reference?}; default: the collection titles")
-    parser.add_argument("--name", help="catalog name (default: the items file's name)")
-    parser.add_argument("--domain", default="items", help="a word for what the items are (tracks, products, articles)")
-    parser.add_argument("-o", "--output", required=True, help="config file to write (must not exist)")
-    args = parser.parse_args(rest)
     out = Path(args.output)
     if out.exists():
         raise ConfigError(f"{out} already exists; choose another -o")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from r4t.cli import _stage_config, _stage_parser, config_set_size, json_spec
+from r4t.cli import _stage_config, config_set_size, json_spec
 from r4t.errors import ConfigError
 
 
@@ -26,18 +26,11 @@ def default_spec(name: str, cfg: dict[str, Any], data: Any) -> dict[str, Any]:
     return {"name": name}
 
 
-def export_command(rest: list[str]) -> int:
+def export_command(args: Any, rest: list[str]) -> int:
     from r4t.data.prepare import DataConfig, prepare_data
     from r4t.retrievers import retrievers
     from r4t.serving.artifact import export_retriever
 
-    parser = _stage_parser("r4t export", "Write a self-contained retriever artifact that `r4t serve` and r4t.load_retriever read.")
-    parser.add_argument("--retriever", required=True, help="registry name (r4t_diffusion, raw_diffusion and fanout_lm take the run "
-                        "dir's checkpoint / RL policy) or JSON spec")
-    parser.add_argument("-o", "--output", required=True, help="artifact folder to write (must not exist)")
-    parser.add_argument("--set_size", "-k", type=int, default=None, help="default set size the artifact serves (default: the config's model.set_size, else 10)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing artifact folder")
-    args = parser.parse_args(rest)
     cfg = _stage_config(args)
     spec = json_spec(args.retriever, "--retriever")
     retrievers.get(spec if isinstance(spec, str) else str(spec.get("name")))  # an unknown name fails with the valid ones listed
@@ -54,7 +47,9 @@ def export_command(rest: list[str]) -> int:
     return 0
 
 
-def serve_command(rest: list[str]) -> int:
+def serve_command(args: Any, rest: list[str]) -> int:
+    """The server runs in its own process (r4t.serving.supervisor), started with the flags given here
+    (already checked by the parser)."""
     from r4t.serving.supervisor import supervise
 
     return supervise(rest)

@@ -13,7 +13,6 @@ loads its own copy in ``setup``.
 
 # No `from __future__ import annotations` here: LitServe reads decode_request's annotation
 # at run time to choose how FastAPI parses the request.
-import argparse
 from typing import Any, List, Optional
 
 from r4t.errors import ConfigError
@@ -123,18 +122,16 @@ def serve(artifact: str, host: str = "127.0.0.1", port: int = 8000, max_batch_si
     return 0
 
 
-def serve_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="r4t serve", description='Serve an exported retriever: POST /predict {"query": ..., "k": ...}.')
-    parser.add_argument("artifact", help="folder written by `r4t export`")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default loopback only; 0.0.0.0 for all)")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--max_batch_size", "--max-batch-size", type=int, default=16, help="requests merged into one retrieve() call (default 16)")
-    parser.add_argument("--batch_timeout", "--batch-timeout", type=float, default=0.005, help="seconds to wait for a batch to fill (default 0.005)")
-    parser.add_argument("--workers", type=int, default=1, help="model worker processes (each loads the artifact; default 1)")
-    parser.add_argument("--max_request_queries", "--max-queries", type=int, default=64, help="queries one request may list (default 64)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait before a 504 (default 30)")
-    return parser
+def parse_serve_args(argv: List[str]) -> Any:
+    """``argv`` parsed by `r4t serve`'s parser; a bad value is a ConfigError naming the flag."""
+    from jsonargparse import ArgumentError
+
+    from r4t.cli_parser import one_line, serve_parser
+
+    try:
+        return serve_parser().parse_args(list(argv))
+    except ArgumentError as exc:
+        raise ConfigError(one_line(str(exc), "serve")) from None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -143,8 +140,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from r4t.errors import R4TError
 
-    args = serve_parser().parse_args(argv)
     try:
+        args = parse_serve_args(sys.argv[1:] if argv is None else argv)
         return serve(args.artifact, host=args.host, port=args.port, max_batch_size=args.max_batch_size,
                      batch_timeout=args.batch_timeout, workers=args.workers, max_request_queries=args.max_request_queries, device=args.device,
                      timeout=args.timeout)

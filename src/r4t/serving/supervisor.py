@@ -18,9 +18,7 @@ GRACE_S = 30
 
 
 def supervise(argv: Sequence[str]) -> int:
-    from r4t.serving.server import serve_parser
-
-    serve_parser().parse_args(list(argv))  # --help and bad flags answered here, before anything starts
+    """Run the server on ``argv`` (flags already checked by `r4t serve`'s parser) until it exits."""
     child = subprocess.Popen([sys.executable, "-m", "r4t.serving.server", *argv], start_new_session=True)
 
     def forward(signum: int, frame: object) -> None:  # noqa: ARG001
