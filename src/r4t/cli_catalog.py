@@ -44,15 +44,16 @@ def init_command(args: Any, rest: list[str]) -> int:
     from r4t.config_template import config_for
     from r4t.data.files import load_files
 
+    items = args["items"]  # not args.items: a jsonargparse Namespace has an items() method
     out = Path(args.output)
     if out.exists():
         raise ConfigError(f"{out} already exists; choose another -o")
-    cat, report = load_files(args.items, args.collections, args.queries, domain=args.domain, catalog_name=args.name)
+    cat, report = load_files(items, args.collections, args.queries, domain=args.domain, catalog_name=args.name)
     if report.problems:
         for problem in report.problems:
             print(f"r4t init: problem: {problem}", file=sys.stderr)
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(config_for(cat, {"items": args.items, "collections": args.collections, "queries": args.queries}))
+    out.write_text(config_for(cat, {"items": items, "collections": args.collections, "queries": args.queries}))
     print(f"[r4t init] wrote {out} for {len(cat)} items and {len(cat.collections)} collections; next: r4t catalog validate -c {out}")
     return 0
