@@ -224,7 +224,7 @@ def parse(argv: Sequence[str]) -> tuple[str, Namespace]:
 
 def one_line(message: str, command: str) -> str:
     """jsonargparse's error (a key path, then an indented explanation) as one line naming the flag:
-    ``--steps: must be >= 0 (an integer), got -5``."""
+    ``--steps: must be >= 0, got -5``."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     first = lines[0] if lines else message
     key = re.match(r'Parser key "(?:[\w.]*\.)?(\w+)"', first)
@@ -245,11 +245,10 @@ _RESTRICTIONS = {"v>0": "must be > 0", "v>=0": "must be >= 0", "v<0": "must be <
 
 def _plain_reason(reason: str) -> tuple[str, Optional[str]]:
     """(what is wrong, the value given if the reason names it), e.g. 'Not of type PositiveInt: -5 does
-    not conform to restriction v>0' -> ('must be > 0 (an integer)', '-5')."""
-    kind = " (an integer)" if "Int" in reason else " (a number)" if "Float" in reason else ""
+    not conform to restriction v>0' -> ('must be > 0', '-5')."""
     found = re.search(r"^Not of type \w+: (?:(.+) )?does not conform to restriction (\S+)", reason)
-    if found:
-        return _RESTRICTIONS.get(found.group(2), f"must satisfy {found.group(2)}") + kind, found.group(1)
+    if found:  # worded as the config sections' own range errors are (r4t.sections)
+        return _RESTRICTIONS.get(found.group(2), f"must satisfy {found.group(2)}"), found.group(1)
     literal = re.search(r"(?:invalid literal for int\(\) with base 10|could not convert string to float): (.+)$", reason)
     if literal:
         return ("expected an integer" if "int()" in reason else "expected a number"), literal.group(1)

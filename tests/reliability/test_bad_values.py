@@ -103,7 +103,7 @@ def test_a_checkpoint_from_another_catalog_is_refused(tiny_data, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--retriever", '{"name": "mmr", "lambda_": "half"}'], "argument lambda_: expected a number, got 'half'"),
     (["--retriever", '{"name": "mmr", "lambda_": 0.5'], "--retriever: invalid JSON"),
-    (["--retriever", "dense_topk", "-k", "0"], "--set_size: must be > 0 (an integer), got 0"),
+    (["--retriever", "dense_topk", "-k", "0"], "--set_size: must be > 0, got 0"),
     (["--retriever", '{"name": "dpp", "alpha": "x"}'], "argument alpha: expected a number, got 'x'"),
 ])
 def test_retrieve_arguments_fail_in_one_line(tmp_path, capsys, args, message):
