@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from argparse import ArgumentTypeError
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 from jsonargparse import ArgumentError, ArgumentParser, Namespace
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
@@ -253,8 +253,3 @@ def _plain_reason(reason: str) -> tuple[str, Optional[str]]:
     if literal:
         return ("expected an integer" if "int()" in reason else "expected a number"), literal.group(1)
     return reason.rstrip("."), None
-
-
-def as_dict(ns: Any) -> dict[str, Any]:
-    """A parsed Namespace as a plain dict (for tests and `--print_config`)."""
-    return ns.as_dict() if hasattr(ns, "as_dict") else dict(vars(ns))
