@@ -123,15 +123,10 @@ def serve(artifact: str, host: str = "127.0.0.1", port: int = 8000, max_batch_si
 
 
 def parse_serve_args(argv: List[str]) -> Any:
-    """``argv`` parsed by `r4t serve`'s parser; a bad value is a ConfigError naming the flag."""
-    from jsonargparse import ArgumentError
+    """``argv`` parsed as `r4t serve ARGV` is; a bad value is a ConfigError naming the flag."""
+    from r4t.cli_parser import parse
 
-    from r4t.cli_parser import one_line, serve_parser
-
-    try:
-        return serve_parser().parse_args(list(argv))
-    except ArgumentError as exc:
-        raise ConfigError(one_line(str(exc), "serve")) from None
+    return parse(["serve", *argv])[1]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
