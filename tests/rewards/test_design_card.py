@@ -1,8 +1,11 @@
-"""Known answers and properties of coverage, complementarity, coherence."""
+"""Known answers and properties of coverage, complementarity, coherence, log-det diversity."""
+
+import math
 
 import pytest
 import torch
 
+from r4t.errors import DataError
 from r4t.rewards import functional as F
 
 E = torch.eye(4)  # four orthogonal unit vectors
@@ -46,3 +49,32 @@ def test_duplicates_never_raise_diversity_terms():
     dup = torch.cat([x[:5], x[:1]])
     assert F.complementarity(dup) <= F.complementarity(x)
     assert F.normalized_vendi(dup) < F.normalized_vendi(x)
+
+
+def test_log_det_diversity_known_values():
+    assert F.log_det_diversity(E).item() == pytest.approx(0.0, abs=1e-5)  # orthogonal: det(I) = 1
+    dup = torch.stack([E[0], E[0], E[1], E[2]])
+    # a repeated item: eigenvalues of S + eps I are 2 + eps, eps, 1 + eps, 1 + eps
+    assert F.log_det_diversity(dup, eps=1e-6).item() == pytest.approx((math.log(2) + math.log(1e-6)) / 4, rel=1e-4)
+    two = torch.tensor([[1.0, 0.0], [0.6, 0.8]])  # cos 0.6: det S = 1 - 0.36
+    assert F.log_det_diversity(two, eps=1e-9).item() == pytest.approx(math.log(0.64) / 2, rel=1e-5)
+    with pytest.raises(DataError):
+        F.log_det_diversity(torch.zeros(0, 4))
+
+
+def test_log_det_diversity_falls_as_items_close_in():
+    values = [F.log_det_diversity(torch.tensor([[1.0, 0.0], [c, (1 - c * c) ** 0.5]])).item() for c in (0.0, 0.5, 0.9, 0.99)]
+    assert values == sorted(values, reverse=True)
+
+
+def test_alignment_plus_logdet_ranks_sets_as_the_dpp_objective():
+    """alignment + logdet/(2 alpha) is log det(diag(r) S diag(r)) / (2 alpha k): same order over sets."""
+    g = torch.Generator().manual_seed(3)
+    q = torch.nn.functional.normalize(torch.randn(6, generator=g), dim=0)
+    sets = torch.nn.functional.normalize(torch.randn(20, 4, 6, generator=g), dim=-1)
+    alpha = 3.0
+    ours = F.alignment(sets, q.expand(20, 6)) + F.log_det_diversity(sets, eps=1e-12) / (2 * alpha)
+    rel = sets @ q
+    kern = torch.diag_embed(torch.exp(alpha * rel)) @ (sets @ sets.transpose(-1, -2)) @ torch.diag_embed(torch.exp(alpha * rel))
+    dpp = torch.linalg.slogdet(kern.double()).logabsdet / (2 * alpha * 4)
+    torch.testing.assert_close(ours.double(), dpp, atol=1e-4, rtol=1e-4)

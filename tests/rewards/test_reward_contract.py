@@ -9,7 +9,8 @@ from r4t.rewards import SetBatch, build_reward, rewards
 B, K, D = 3, 5, 8
 ARGS = {"complementarity": {"role_attribute": "slot"}}
 RANGES = {"groundedness": (-1, 1), "vendi_diversity": (0, 1), "alignment": (-1, 1), "reference_recall": (0, 1),
-          "coverage": (0, 1), "complementarity": (0, 1), "coherence": (-1, 1), "composite": (-1, 1)}
+          "coverage": (0, 1), "complementarity": (0, 1), "coherence": (-1, 1), "composite": (-1, 1),
+          "logdet_diversity": (-13.9, 1e-5)}
 
 
 def batch(seed=0):

@@ -1,6 +1,8 @@
-"""r4t's own set rewards beyond the paper: coverage, complementarity, coherence."""
+"""r4t's own set rewards beyond the paper: coverage, complementarity, coherence, log-det diversity."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -59,3 +61,21 @@ class Coherence(TermReward):
             return F.attribute_agreement(_attribute(batch, self.attribute, self.name))
         assert batch.item_emb is not None
         return F.coherence(batch.item_emb)
+
+
+@rewards.register("logdet_diversity")
+class LogDetDiversity(TermReward):
+    """log det(S + eps I) / k of the items' cosine Gram: DPP's diversity term, so that
+    ``{alignment: 1, logdet_diversity: 1 / (2 alpha)}`` ranks sets as ``dpp`` (alpha) does."""
+
+    name, needs = "logdet_diversity", ("item_emb",)
+
+    def __init__(self, eps: float = 1e-6) -> None:
+        if not 0.0 < eps < 1.0:
+            raise ConfigError(f"logdet_diversity eps must be in (0, 1), got {eps}")
+        self.eps = eps
+        self.min_value = math.log(eps)
+
+    def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.item_emb is not None
+        return F.log_det_diversity(batch.item_emb, self.eps)

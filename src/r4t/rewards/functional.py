@@ -48,6 +48,26 @@ def normalized_vendi(emb: torch.Tensor, target_size: int | None = None) -> torch
     return torch.zeros_like(vs) if m == 1 else ((vs - 1.0) / (m - 1)).clamp(0.0, 1.0)
 
 
+def log_det_diversity(emb: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """log det(S + eps I) / n for the cosine Gram S of a set [n, d] (or [B, n, d]).
+
+    The diversity half of a DPP's MAP objective: with quality r_i = exp(alpha cos(x_i, q)),
+    log det(diag(r) S diag(r)) / (2 alpha n) = mean_i cos(x_i, q) + log det(S) / (2 alpha n),
+    so ``alignment + log_det_diversity / (2 alpha)`` ranks sets exactly as the ``dpp``
+    retriever's objective does. Range [log eps, log(1 + eps)]: orthogonal items give ~0,
+    a repeated item drives it towards log eps (every eigenvalue of S + eps I is >= eps).
+    """
+    if emb.ndim not in (2, 3) or emb.shape[-2] == 0:
+        raise DataError(f"log_det_diversity expects [n, d] or [B, n, d] with n >= 1, got {tuple(emb.shape)}")
+    if eps <= 0:
+        raise DataError(f"log_det_diversity needs eps > 0, got {eps}")
+    x = _unit(emb).double()
+    n = x.shape[-2]
+    gram = x @ x.transpose(-1, -2) + eps * torch.eye(n, dtype=x.dtype, device=x.device)
+    lam = torch.linalg.eigvalsh(gram).clamp_min(eps)  # round-off can dip below eps
+    return (lam.log().sum(-1) / n).to(torch.float32)
+
+
 def groundedness(subquery_emb: torch.Tensor, catalog_emb: torch.Tensor) -> torch.Tensor:
     """1 - mean_i min_c ||q_i - c||_2: sub-queries that land on real catalog items score ~1."""
     if subquery_emb.shape[-1] != catalog_emb.shape[-1]:
