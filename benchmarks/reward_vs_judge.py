@@ -3,13 +3,15 @@ signal with the judge, over a policy's own sampled fan-outs, on **val** queries.
 
     python benchmarks/reward_vs_judge.py -c configs/music.yaml                 # the warm-start policy
     python benchmarks/reward_vs_judge.py -c configs/music.yaml --policy runs/music/cache/rl/<hash>/final
+    python benchmarks/reward_vs_judge.py -c configs/fashion-filtered.yaml --samples 16 --anchor 0.5   # as synthesis serves
 
 GRPO only sees differences *within* a group of samples for one query, so what matters is
 whether, among one query's fan-outs, the sample with the higher reward is also the one the
 judge prefers. For each val query the policy writes ``--samples`` fan-outs; each parsed one is
 grounded twice: as the trainer does (each sub-query's top-1 item: the training composite and
 its terms) and as the retriever serves it (the k distinct items ``fanout_lm`` returns: Vendi,
-alignment, coverage, complementarity and coherence of the served set, and the judge). The
+alignment, coverage, complementarity, coherence and log-det diversity of the served set, DPP's
+MAP objective ``alignment + logdet / (2 alpha)`` for each ``--dpp_alphas``, and the judge). The
 table gives, per signal, the mean over queries of its Spearman correlation with judge mean /
 diversity / alignment, with a 95% interval from a bootstrap over intents. The judge reads
 query intents a user does not have when serving, so it stays the measure, never a reward;
@@ -23,15 +25,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from r4t.bench.hardware import describe_hardware
 from r4t.bench.set_quality import SetEvaluator, intent_cluster
 from r4t.bench.stats import bootstrap_ci
 from r4t.config import load_config
 from r4t.data.prepare import DataConfig, prepare_data
-from r4t.fanout.grounding import FanoutGrounder
+from r4t.fanout.grounding import FanoutGrounder, anchored
 from r4t.fanout.policy import load_policy
 from r4t.fanout.stage import rl_reward, section_config, warm_start_dir
+from r4t.rewards import functional as F
 from r4t.stage_configs import PolicyConfig, RLConfig
 
 JUDGE = ("judge_mean", "judge_diversity", "judge_alignment")
@@ -61,6 +65,9 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=None, help="cap the number of queries")
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("-k", type=int, default=10)
+    p.add_argument("--anchor", type=float, default=0.0, help="serve from between each sub-query and the query (synth.anchor)")
+    p.add_argument("--dpp_alphas", type=float, nargs="*", default=[1.0, 3.0, 10.0],
+                   help="alphas of the DPP-objective signals alignment + logdet / (2 alpha)")
     args = p.parse_args()
 
     cfg = load_config(args.config)
@@ -87,8 +94,12 @@ def main() -> None:
             out = reward(g.batch)
             row = {f"train/{name}": float(v.reshape(-1)[0]) for name, v in out.terms.items()}
             row["train/composite"] = float(out.total.reshape(-1)[0])
-            served = data.item_index.search_distinct(g.batch.subquery_emb[0].numpy(), args.k)
+            q_emb = data.query_emb[grounder.query(q.qid)[0]]
+            served = data.item_index.search_distinct(anchored(g.batch.subquery_emb[0].numpy(), q_emb, args.anchor), args.k)
             row.update({f"served/{k}": v for k, v in evaluator.per_query(q, served).items()})
+            row["served/logdet_diversity"] = F.log_det_diversity(torch.from_numpy(data.item_emb[served])).item()
+            for alpha in args.dpp_alphas:
+                row[f"served/dpp_objective(alpha={alpha:g})"] = row["served/alignment"] + row["served/logdet_diversity"] / (2 * alpha)
             row["served/distinct_top1_share"] = len(set(g.top1)) / len(g.top1)
             rows.append(row)
         parsed_total += len(rows)
@@ -103,7 +114,7 @@ def main() -> None:
 
     print(f"# {data.catalog.name}: {len(clusters)} {args.split} open queries with >= 3 parsed fan-outs "
           f"({len(set(clusters))} intents), {args.samples} samples each at temperature {args.temperature}; "
-          f"{parsed_total} of {len(queries) * args.samples} fan-outs parsed")
+          f"{parsed_total} of {len(queries) * args.samples} fan-outs parsed; served from anchor {args.anchor}")
     print(f"# policy {path}; training reward = the config's {'WSCR reference recall' if rl_cfg.regime == 'wscr' else 'reward section'}")
     print(f"# hardware: {describe_hardware()}")
     print("# cell: mean over queries of the within-query Spearman correlation [95% CI, bootstrap over intents]; "

@@ -119,16 +119,20 @@ class SynthConfig:
     generation_batch: int | None = option(None, min=1)
     # Search each sub-query from between it and the query (fanout_lm's ``anchor``; < 1).
     anchor: float = option(0.0, min=0.0, max=0.99)
-    # What a sample's target rows are: each sub-query's top-1 item (may repeat) or the set_size
-    # distinct items the teacher's fan-out serves (fanout_lm's exact grounding).
-    target: str = option("top1", choices=("top1", "served"))
+    # What a sample's target rows are: each sub-query's top-1 item (may repeat), the set_size
+    # distinct items the teacher's fan-out serves (fanout_lm's exact grounding), or ``served_dpp``:
+    # the set_size items DPP selects (quality exp(pool_alpha cos(item, query))) from the union
+    # of every sub-query's top-pool_depth items: the teacher proposes, the set objective picks.
+    target: str = option("top1", choices=("top1", "served", "served_dpp"))
+    pool_depth: int = option(20, min=1)       # served_dpp: hits per sub-query in the pool
+    pool_alpha: float = option(5.0, min=0.0)  # served_dpp: DPP's quality exponent (the ``dpp`` retriever's alpha)
 
     def cache_key(self) -> dict[str, Any]:
         """The fields that name the shard cache (fields added later only when set)."""
         return cache_key(self, ADDED_SYNTH_FIELDS)
 
 
-ADDED_SYNTH_FIELDS = {"generation_batch": None, "anchor": 0.0, "target": "top1"}
+ADDED_SYNTH_FIELDS = {"generation_batch": None, "anchor": 0.0, "target": "top1", "pool_depth": 20, "pool_alpha": 5.0}
 
 
 STAGE_SECTIONS: dict[str, type] = {"policy": PolicyConfig, "rl": RLConfig, "synth": SynthConfig}

@@ -124,15 +124,49 @@ def test_reward_vs_judge_correlates_signals_within_queries(tmp_path, monkeypatch
     config = tiny_config(tmp_path)
     config.write_text(config.read_text() + "policy: {k: 3, max_new_tokens: 64}\n")
     monkeypatch.setattr(sys, "argv", ["reward_vs_judge.py", "-c", str(config), "--policy", str(tiny_policy_dir),
-                                      "--samples", "4", "--queries", "6", "-k", "5"])
+                                      "--samples", "4", "--queries", "6", "-k", "5", "--anchor", "0.5", "--dpp_alphas", "3"])
     runpy.run_path(str(ROOT / "benchmarks" / "reward_vs_judge.py"), run_name="__main__")
     out = capsys.readouterr().out
     rows = {line.split("|")[1].strip(): line.split("|") for line in out.splitlines() if line.startswith("| ") and "signal" not in line}
     assert "train/composite" in rows and "served/alignment" in rows and not any(name.startswith("served/judge") for name in rows)
+    assert "served/logdet_diversity" in rows and "served/dpp_objective(alpha=3)" in rows
+    assert "served from anchor 0.5" in out
     for cells in rows.values():
         if cells[2].strip() != "n/a":
             mean = float(cells[2].split(" [")[0])
             assert -1.0 <= mean <= 1.0
+
+
+def test_fanout_pool_dpp_pairs_every_row_with_dpp(tmp_path, monkeypatch, capsys, tiny_policy_dir):
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["fanout_pool_dpp.py", "-c", str(config), "--policy", str(tiny_policy_dir), "-k", "3",
+                                      "--depths", "4", "--alphas", "3"])
+    runpy.run_path(str(ROOT / "benchmarks" / "fanout_pool_dpp.py"), run_name="__main__")
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and not line.startswith("| set")]
+    assert len(rows) == 3 and rows[0].startswith("| dpp (alpha 3")
+    assert all("(p = " in line for line in rows[1:])  # every other row is paired against dpp
+
+
+def test_fanout_pool_dpp_pools_any_retrievers_directions(tmp_path, monkeypatch, capsys):
+    """--source without --policy: a query_jitter of scale 0 writes ten copies of the query, so
+    its pool is the query's top-depth and DPP over it is the dpp row exactly (same alpha, same
+    candidates whenever depth reaches the dpp pool): the row pairs at +0.0."""
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["fanout_pool_dpp.py", "-c", str(config), "-k", "3", "--depths", "100", "--alphas", "3",
+                                      "--source", 'still={"name": "query_jitter", "scale": 0.0}'])
+    runpy.run_path(str(ROOT / "benchmarks" / "fanout_pool_dpp.py"), run_name="__main__")
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and not line.startswith("| set")]
+    assert [r.split("|")[1].strip() for r in rows] == ["dpp (alpha 3, dense top-100)", "still: own sets (distinct nearest item per direction)",
+                                                        "still: pool (top-100 per direction), DPP alpha 3"]
+    assert rows[2].split("|")[2].split(";")[1].strip().startswith("+0.0 (p = 1.000)")
+
+
+def test_fanout_pool_dpp_needs_something_to_pool(tmp_path, monkeypatch):
+    from r4t.errors import ConfigError
+
+    monkeypatch.setattr(sys, "argv", ["fanout_pool_dpp.py", "-c", str(tiny_config(tmp_path))])
+    with pytest.raises(ConfigError, match="--policy or at least one --source"):
+        runpy.run_path(str(ROOT / "benchmarks" / "fanout_pool_dpp.py"), run_name="__main__")
 
 
 def test_warmstart_targets_judges_every_design_and_the_upper_bound_is_exact(tmp_path, monkeypatch, capsys):

@@ -1,5 +1,6 @@
 import pytest
 
+from r4t.errors import DataError
 from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.parsing import format_subqueries, parse_subqueries
 from r4t.rewards import build_reward
@@ -84,3 +85,35 @@ def test_skipped_parse_failures_get_no_reward_and_the_trainer_takes_them(tiny_da
     assert scores[1] is None and isinstance(scores[0], float) and shared.parse_failure_rate == 0.5
     with pytest.raises(ValueError, match="unparsable must be"):
         trl_reward_functions(reward, grounder, unparsable="zero")
+
+
+def test_pool_select_is_dpp_over_the_directions_hits(tiny_data):
+    """served_dpp's grounding: with a huge alpha quality swamps diversity (top-k by cosine to the
+    query from the pool); with alpha 0 no item repeats an earlier direction; short pools are filled."""
+    import numpy as np
+
+    from r4t.fanout.grounding import pool_select
+    from r4t.retrievers.dpp import greedy_map
+
+    q = tiny_data.query_emb[0]
+    one = q[None]
+    top = tiny_data.item_index.search(one, 5)[1][0].tolist()
+    assert sorted(pool_select(tiny_data, q, one, 5, 200.0, 5)) == sorted(top)
+    directions = tiny_data.item_emb[:4]
+    picked = pool_select(tiny_data, q, directions, 10, 3.0, 6)
+    assert len(picked) == len(set(picked)) == 6
+    pool = set(tiny_data.item_index.search(directions, 10)[1].reshape(-1).tolist())
+    assert set(picked) <= pool
+    short = pool_select(tiny_data, q, one, 2, 3.0, 4)  # a 2-item pool is filled from the query's dense top-k
+    assert len(short) == len(set(short)) == 4 and set(short) <= set(tiny_data.item_index.search(one, 6)[1][0].tolist())
+    # alpha 0: plain DPP MAP on the cosine kernel of the pool, candidates ranked by relevance (ties)
+    pool_ids = sorted(pool, key=lambda i: -float(tiny_data.item_emb[i] @ q))
+    x = tiny_data.item_emb[pool_ids].astype(np.float64)
+    expected = [pool_ids[i] for i in greedy_map(x @ x.T, 6)]
+    assert len(expected) == 6 and set(pool_select(tiny_data, q, directions, 10, 0.0, 6)) == set(expected)
+    grounder = FanoutGrounder(tiny_data, max_subqueries=10, served_k=5, pool=(10, 3.0))
+    g = grounder.ground([format_subqueries(["smooth jazz piano", "rainy evening", "late night saxophone"])], ["rainy-day jazz"])[0]
+    zq = grounder.encode(["rainy-day jazz"])[0]
+    assert g.batch.item_ids == [pool_select(tiny_data, zq, grounder.encode(g.subqueries), 10, 3.0, 5)]
+    with pytest.raises(DataError):
+        FanoutGrounder(tiny_data, pool=(10, 3.0))  # pool needs served_k

@@ -158,3 +158,27 @@ def test_served_target_with_anchor_is_what_fanout_lm_serves(tiny_data, tiny_poli
     with pytest.raises(ConfigError, match="served needs the oar"):
         policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)
         synthesize(tiny_data, policy, build_reward(None), cfg, tmp_path / "w", regime="wscr", progress=False)
+
+
+def test_served_dpp_target_is_dpp_over_the_fanouts_pool(tiny_data, tiny_policy_dir, tmp_path):
+    """synth.target: served_dpp: each sample's rows are the items DPP selects from the union of its
+    anchored sub-queries' top-pool_depth hits, and the filter's reward scores exactly those."""
+    from r4t.fanout.grounding import anchored, pool_select
+
+    cfg = SynthConfig(samples_per_query=3, queries_per_shard=8, set_size=10, seed=0, max_queries=4, anchor=0.5,
+                      target="served_dpp", pool_depth=8, pool_alpha=3.0)
+    run(tiny_data, tiny_policy_dir, tmp_path, cfg=cfg)
+    samples = list(read_shards(sorted(str(p) for p in tmp_path.glob("shard-*.tar"))))
+    assert samples
+    encode = tiny_data.embedder.encode
+    for s in samples:
+        zq = encode([s["query"]])[0]
+        expected = pool_select(tiny_data, zq, anchored(encode(s["meta"]["subqueries"]), zq, 0.5), 8, 3.0, 10)
+        assert s["meta"]["items"] == expected and len(set(expected)) == 10
+        assert sorted(np.argmax(s["z"] @ tiny_data.item_emb[expected].T, axis=1).tolist()) == list(range(10))
+    key = SynthConfig(target="served_dpp").cache_key()
+    assert key["target"] == "served_dpp" and "pool_depth" not in key  # defaults stay out of the key
+    assert SynthConfig(target="served_dpp", pool_alpha=3.0).cache_key()["pool_alpha"] == 3.0
+    with pytest.raises(ConfigError, match="served_dpp needs the oar"):
+        policy = load_policy(str(tiny_policy_dir), domain="music", subqueries=3)
+        synthesize(tiny_data, policy, build_reward(None), cfg, tmp_path / "w", regime="wscr", progress=False)

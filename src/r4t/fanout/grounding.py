@@ -19,6 +19,23 @@ from r4t.fanout.parsing import parse_subqueries
 from r4t.rewards.base import SetBatch
 
 
+def pool_select(data: PreparedData, query_emb: np.ndarray, directions: np.ndarray, depth: int, alpha: float, k: int) -> list[int]:
+    """k distinct items that DPP (``dpp_select``) picks from the union of every direction's
+    top-``depth`` hits, candidates ranked by cosine to the query. A pool of fewer than k items
+    (directions that all hit the same few) is filled from the query's own dense top-k first."""
+    from r4t.retrievers.dpp import dpp_select  # retrievers import this module: import at call time
+
+    ids = data.item_index.search(np.atleast_2d(directions).astype(np.float32), depth)[1]
+    pool = list(dict.fromkeys(int(i) for i in ids.reshape(-1) if i >= 0))
+    if len(pool) < k:
+        dense = data.item_index.search(query_emb[None].astype(np.float32), k)[1][0]
+        pool = list(dict.fromkeys(pool + [int(i) for i in dense if i >= 0]))
+    rel = data.item_emb[pool] @ query_emb.astype(np.float32)
+    order = np.argsort(-rel, kind="stable")
+    ranked = [pool[i] for i in order]
+    return [ranked[i] for i in dpp_select(data.item_emb[ranked], rel[order], alpha, k)]
+
+
 def anchored(directions: np.ndarray, query: np.ndarray, anchor: float) -> np.ndarray:
     """Search directions between each sub-query and its query: ``normalize(anchor * q + (1 - anchor) * s)``.
 
@@ -48,17 +65,23 @@ class FanoutGrounder:
     set predict the judge; rewards on sub-query top-1 items barely do
     (benchmarks/results/reward_vs_judge_*.md). ``anchor``: search each sub-query from between
     it and the query (``anchored``), as ``fanout_lm``'s ``anchor`` does; the rewards still see
-    the sub-queries' own vectors."""
+    the sub-queries' own vectors. ``pool`` (depth, alpha): the served set is instead what DPP
+    selects (``dpp_select``, quality exp(alpha cos(item, query))) from the union of every
+    direction's top-``depth`` items: the fan-out proposes, the set objective picks
+    (``pool_select``; benchmarks/results/synthesis_set_targets.md)."""
 
     def __init__(self, data: PreparedData, max_subqueries: int = 10, depth: int = 1, cache_size: int = 200_000,
-                 served_k: int | None = None, anchor: float = 0.0) -> None:
+                 served_k: int | None = None, anchor: float = 0.0, pool: tuple[int, float] | None = None) -> None:
         if depth < 1:
             raise DataError(f"grounding depth must be >= 1, got {depth}")
         if served_k is not None and not 1 <= served_k <= len(data.catalog):
             raise DataError(f"grounding served_k must be in [1, {len(data.catalog)}], got {served_k}")
         if not 0.0 <= anchor < 1.0:
             raise DataError(f"grounding anchor must be in [0, 1), got {anchor!r}")
+        if pool is not None and (pool[0] < 1 or pool[1] < 0 or served_k is None):
+            raise DataError(f"grounding pool needs depth >= 1, alpha >= 0 and served_k; got {pool}, served_k {served_k}")
         self.data, self.max_subqueries, self.depth, self.served_k, self.anchor = data, max_subqueries, depth, served_k, float(anchor)
+        self.pool = pool
         self._emb_cache: dict[str, np.ndarray] = {}
         self.cache_size = cache_size
         self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
@@ -119,16 +142,21 @@ class FanoutGrounder:
             out.append(GroundedFanout(subs, top1, ids[rows].tolist(), batch))
         return out
 
-    def served(self, directions: np.ndarray) -> list[int]:
-        """The items ``fanout_lm`` serves for these sub-query vectors (its exact calls)."""
+    def served(self, directions: np.ndarray, query_emb: np.ndarray | None = None) -> list[int]:
+        """The items ``fanout_lm`` serves for these sub-query vectors (its exact calls), or,
+        with ``pool``, what DPP selects from their hits (that needs ``query_emb``)."""
         index = self.data.item_index
         assert self.served_k is not None, "served() needs a grounder built with served_k"
+        if self.pool is not None:
+            if query_emb is None:
+                raise DataError("pool grounding needs the query's vector")
+            return pool_select(self.data, np.asarray(query_emb).reshape(-1), directions, self.pool[0], self.pool[1], self.served_k)
         if len(directions) == 1:
             return index.search(directions, self.served_k)[1][0].tolist()
         return index.search_distinct(directions, self.served_k)
 
     def _served_batch(self, directions: np.ndarray, query_emb: np.ndarray) -> SetBatch:
-        items = self.served(directions)
+        items = self.served(directions, query_emb)
         x = torch.from_numpy(self.data.item_emb[items])[None]
         return SetBatch(query_emb=torch.from_numpy(query_emb), subquery_emb=x, item_emb=x, item_ids=[items],
                         retrieved_ids=[[[i] for i in items]], item_attributes={a: c[items][None] for a, c in self._codes.items()})

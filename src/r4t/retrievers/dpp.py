@@ -66,6 +66,21 @@ def greedy_map(kernel: np.ndarray, k: int, epsilon: float = 1e-10, window: int |
     return selected
 
 
+def dpp_select(item_emb: np.ndarray, rel: np.ndarray, alpha: float, k: int, epsilon: float = 1e-10,
+               window: int | None = None) -> list[int]:
+    """Positions of k candidates: greedy MAP under L = diag(r) S diag(r), r = exp(alpha * rel),
+    completed by relevance when the greedy stops early. ``rel`` must be ranked (best first)
+    for that completion to take the most relevant rest, as ``dpp``'s candidates are."""
+    x = np.asarray(item_emb, dtype=np.float64)
+    rel = np.asarray(rel)  # its own dtype: float32 index scores give the records' exact quality values
+    quality = np.exp(alpha * (rel - rel.max()))  # shifted: same ratios, no overflow
+    features = quality[:, None] * x
+    picks = greedy_map(features @ features.T, k, epsilon, window)
+    chosen = set(picks)
+    rest = [p for p in range(len(rel)) if p not in chosen]  # ranked by relevance
+    return picks + rest[: k - len(picks)]
+
+
 @retrievers.register("dpp")
 class DPP(Retriever):
     """DPP greedy MAP re-ranking of the top-``pool_size`` dense candidates."""
@@ -83,11 +98,6 @@ class DPP(Retriever):
         out = []
         with self.stage("rerank"):
             for rel, cand in zip(scores, ids):
-                x = self.data.item_emb[cand].astype(np.float64)
-                quality = np.exp(self.alpha * (rel - rel.max()))  # shifted: same ratios, no overflow
-                features = quality[:, None] * x
-                picks = greedy_map(features @ features.T, k, self.epsilon, self.window)
-                rest = [p for p in range(len(cand)) if p not in set(picks)]  # ranked by relevance
-                picks = picks + rest[: k - len(picks)]
+                picks = dpp_select(self.data.item_emb[cand], rel, self.alpha, k, self.epsilon, self.window)
                 out.append([int(cand[p]) for p in picks])
         return out

@@ -4,7 +4,8 @@ For every training query: S fan-outs at temperature 0.9, each grounded in the in
 target Z [L, d] holds, per sub-query, the content embedding of its top-1 item (OAR) or the
 sub-query's own text embedding (WSCR); L = k rows, in a seeded random order (sets are
 order-free). ``synth.target: served`` takes the L distinct items the fan-out serves instead
-(and the reward, for the filter, scores them); ``synth.anchor`` searches from between each
+(and the reward, for the filter, scores them); ``served_dpp`` takes the L items DPP selects from
+the union of the sub-queries' top-``pool_depth`` hits (``pool_select``); ``synth.anchor`` searches from between each
 sub-query and the query, as ``fanout_lm``'s ``anchor``. A fan-out with fewer than L sub-queries repeats rows (seeded) to fill L.
 Unparsable fan-outs are dropped and counted. Every sample keeps its reward components.
 
@@ -90,7 +91,7 @@ def synthesize_query(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Com
             continue
         out = reward(g.batch)
         assert g.batch.item_ids is not None and g.batch.subquery_emb is not None  # the grounder sets both
-        items = g.batch.item_ids[0] if cfg.target == "served" else g.top1
+        items = g.top1 if cfg.target == "top1" else g.batch.item_ids[0]
         vectors = d.item_emb[items] if regime == "oar" else g.batch.subquery_emb[0].numpy()
         terms = {n: float(v[0]) for n, v in out.terms.items()}
         candidates.append((float(out.total[0]), s, g, _rows(vectors, cfg.set_size, rng), terms, items))
@@ -122,10 +123,11 @@ def synthesize(
         raise DataError(f"catalog {data.catalog.name!r} has no {kind} training queries to synthesize from")
     shards = [queries[i : i + cfg.queries_per_shard] for i in range(0, len(queries), cfg.queries_per_shard)]
     mine = [j for j in range(len(shards)) if j % world_size == rank]
-    if cfg.target == "served" and regime != "oar":
-        raise ConfigError("synth.target: served needs the oar regime (wscr targets are sub-query vectors)")
+    if cfg.target != "top1" and regime != "oar":
+        raise ConfigError(f"synth.target: {cfg.target} needs the oar regime (wscr targets are sub-query vectors)")
     grounder = FanoutGrounder(data, max_subqueries=policy.subqueries, anchor=cfg.anchor,
-                              served_k=cfg.set_size if cfg.target == "served" else None)
+                              served_k=None if cfg.target == "top1" else cfg.set_size,
+                              pool=(cfg.pool_depth, cfg.pool_alpha) if cfg.target == "served_dpp" else None)
     t0, written, failures = time.perf_counter(), 0, 0
     bar = tqdm(total=sum(len(shards[j]) for j in mine) * cfg.samples_per_query, desc="synthesizing", unit="fan-out", disable=not progress)
     with torch.no_grad():  # not torch.set_grad_enabled(False): that would switch gradients off for the caller too
