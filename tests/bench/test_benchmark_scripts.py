@@ -97,6 +97,21 @@ def test_query_jitter_scale_is_tuned_on_val_only(tmp_path, monkeypatch, capsys):
         runpy.run_path(str(ROOT / "benchmarks" / "query_jitter_scale.py"), run_name="__main__")
 
 
+def test_baseline_tuning_sweeps_both_baselines_on_val_only(tmp_path, monkeypatch, capsys):
+    config = tiny_config(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["baseline_tuning.py", "-c", str(config), "--dpp_alphas", "1,5", "--mmr_lambdas", "0.5,1.0", "-k", "3"])
+    runpy.run_path(str(ROOT / "benchmarks" / "baseline_tuning.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    rows = [line.split("|") for line in out.splitlines() if line.startswith("| ") and "retriever" not in line]
+    assert [(r[1].strip(), r[2].strip()) for r in rows] == [("dpp", "alpha 1"), ("dpp", "alpha 5"), ("mmr", "lambda_ 0.5"), ("mmr", "lambda_ 1")]
+    means = {r[2].strip(): float(r[3].split(" [")[0]) for r in rows}
+    best_dpp = max(("alpha 1", "alpha 5"), key=lambda v: means[v])  # first of a tie wins, as the script's strict >
+    assert f"dpp alpha {best_dpp.split()[1]} ({means[best_dpp]:.1f})" in out and "Config: `benchmark: {dpp_alpha:" in out
+    monkeypatch.setattr(sys, "argv", ["baseline_tuning.py", "-c", str(config), "--split", "test"])
+    with pytest.raises(SystemExit):  # test queries are never used to tune
+        runpy.run_path(str(ROOT / "benchmarks" / "baseline_tuning.py"), run_name="__main__")
+
+
 def test_compare_retrievers_pairs_against_the_first_on_val(tmp_path, monkeypatch, capsys):
     config = tiny_config(tmp_path)
     monkeypatch.setattr(sys, "argv", ["compare_retrievers.py", "-c", str(config), "--retriever", "dense=dense_topk",

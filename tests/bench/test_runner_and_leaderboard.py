@@ -157,6 +157,21 @@ def test_default_entries_find_checkpoints_and_name_their_samplers(tiny_data, tmp
         default_entries({"run_dir": str(tmp_path), "benchmark": {"jitter": 1}}, tiny_data)
 
 
+
+def test_default_entries_take_the_baselines_tuned_values_from_the_config(tiny_data, tmp_path):
+    from r4t.bench.runner import default_entries
+    from r4t.errors import ConfigError
+
+    entries, _ = default_entries({"run_dir": str(tmp_path), "benchmark": {"dpp_alpha": 5, "mmr_lambda": 0.7}}, tiny_data)
+    specs = {e.label: e.spec for e in entries}
+    assert specs["dpp (alpha 5)"] == {"name": "dpp", "alpha": 5.0} and specs["mmr (lambda 0.7)"] == {"name": "mmr", "lambda_": 0.7}
+    untuned = {e.label for e in default_entries({"run_dir": str(tmp_path)}, tiny_data)[0]}
+    assert {"dpp (alpha 3)", "mmr (lambda 0.5)"} <= untuned
+    for bad in ({"mmr_lambda": 1.5}, {"dpp_alpha": -1}, {"dpp_alpha": "5"}, {"query_jitter_scale": True}):
+        with pytest.raises(ConfigError, match=f"benchmark.{next(iter(bad))} must be a number"):
+            default_entries({"run_dir": str(tmp_path), "benchmark": bad}, tiny_data)
+
+
 def test_device_helpers_fill_device_only_where_a_retriever_takes_one():
     import torch
 

@@ -45,6 +45,11 @@ CLASSIC_BASELINES = ("dense_topk", "mmr", "dpp")
 # one; the shipped configs set the scale chosen on their val queries by
 # benchmarks/query_jitter_scale.py (benchmarks/results/query_jitter_scale_*.md).
 QUERY_JITTER_SCALE = 1.0
+# The classic baselines' parameters when ``benchmark.dpp_alpha`` / ``benchmark.mmr_lambda`` are
+# not set; the shipped configs set the values chosen on their val queries by
+# benchmarks/baseline_tuning.py (benchmarks/results/baseline_tuning_*.md).
+DPP_ALPHA = 3.0
+MMR_LAMBDA = 0.5
 # The benchmark also times r4t_diffusion with the previous default sampler (15 network calls,
 # its diversity from under-integrating the ODE); see benchmarks/results/sampler_temperature_*.md.
 VARIANT_SAMPLER = {"name": "heun", "steps": 8}
@@ -122,6 +127,16 @@ def latest_diffusion_checkpoint(run_dir: str | Path, datamodule: str) -> Path | 
     return best[1] if best else None
 
 
+def benchmark_number(bench: Mapping[str, Any], key: str, default: float, low: float, high: float | None = None) -> float:
+    """One number of the config's ``benchmark:`` section, checked: a typo'd value fails here,
+    naming the key, instead of building a baseline nobody tuned."""
+    value = bench.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= (high if high is not None else float("inf")):
+        bound = f"in [{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+        raise ConfigError(f"benchmark.{key} must be a number {bound}, got {value!r}")
+    return float(value)
+
+
 def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[BenchmarkEntry], list[str]]:
     """Every built-in retriever whose artifacts this config's run directory holds; plus
     one line per retriever that is missing and the command that would build it."""
@@ -129,15 +144,18 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
 
     run_dir = Path(cfg.get("run_dir", "runs/default"))
     bench = cfg.get("benchmark") or {}
-    unknown = sorted(set(bench) - {"query_jitter_scale"})
+    known = ["dpp_alpha", "mmr_lambda", "query_jitter_scale"]
+    unknown = sorted(set(bench) - set(known))
     if unknown:
-        raise ConfigError(f"benchmark: unknown key(s) {unknown}; known: ['query_jitter_scale']")
-    scale = float(bench.get("query_jitter_scale", QUERY_JITTER_SCALE))
+        raise ConfigError(f"benchmark: unknown key(s) {unknown}; known: {known}")
+    scale = benchmark_number(bench, "query_jitter_scale", QUERY_JITTER_SCALE, low=0.0)
+    alpha = benchmark_number(bench, "dpp_alpha", DPP_ALPHA, low=0.0)
+    lam = benchmark_number(bench, "mmr_lambda", MMR_LAMBDA, low=0.0, high=1.0)
     entries = [BenchmarkEntry("dense_topk", {"name": "dense_topk"}),
                BenchmarkEntry(f"query_jitter (scale {scale:g})", {"name": "query_jitter", "scale": scale},
                               notes="no-learning control: 10 jittered copies of the query vector"),
-               BenchmarkEntry("mmr (lambda 0.5)", {"name": "mmr", "lambda_": 0.5}),
-               BenchmarkEntry("dpp (alpha 3)", {"name": "dpp", "alpha": 3.0})]
+               BenchmarkEntry(f"mmr (lambda {lam:g})", {"name": "mmr", "lambda_": lam}),
+               BenchmarkEntry(f"dpp (alpha {alpha:g})", {"name": "dpp", "alpha": alpha})]
     missing: list[str] = []
     policy_cfg = section_config(PolicyConfig, cfg.get("policy"), "policy")
     rl_cfg = section_config(RLConfig, cfg.get("rl"), "rl")
