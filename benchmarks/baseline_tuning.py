@@ -18,10 +18,8 @@ import shlex
 import sys
 
 from r4t.bench.hardware import describe_hardware
-from r4t.bench.set_quality import SetEvaluator
+from r4t.bench.set_quality import open_query_study
 from r4t.bench.stats import bootstrap_ci
-from r4t.config import load_config
-from r4t.data.prepare import DataConfig, prepare_data
 from r4t.retrievers import retrievers
 
 GRIDS = {"dpp": ("alpha", "2,3,4,5,7,10"), "mmr": ("lambda_", "0.3,0.5,0.6,0.7,0.8,0.9")}
@@ -36,11 +34,8 @@ def main() -> None:
     p.add_argument("-k", type=int, default=10)
     args = p.parse_args()
 
-    cfg = load_config(args.config)
-    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
-    evaluator = SetEvaluator(data, role_attribute="category" if data.catalog.domain == "fashion" else "facet",
-                             reward=cfg.get("reward") or {})
-    queries = data.catalog.queries_for(split=args.split, kind="open")
+    study = open_query_study(args.config, args.split)  # the config's composite (the paper's OAR weights without one)
+    data, evaluator, queries = study.data, study.evaluator, study.queries
     print(f"# classic baselines tuned on {data.catalog.name} ({args.split}, open queries)\n")
     print(f"`python benchmarks/baseline_tuning.py {shlex.join(sys.argv[1:])}` on {describe_hardware()}.\n")
     print(f"{len(queries)} {args.split} queries, k = {args.k}; 95% intervals resample intents.\n")

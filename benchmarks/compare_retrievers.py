@@ -18,11 +18,9 @@ import numpy as np
 
 from r4t.bench.comparisons import paired_scores
 from r4t.bench.hardware import describe_hardware
-from r4t.bench.set_quality import SetEvaluator
+from r4t.bench.set_quality import open_query_study
 from r4t.bench.stats import bootstrap_ci, paired_permutation_test
 from r4t.cli import json_spec
-from r4t.config import load_config
-from r4t.data.prepare import DataConfig, prepare_data
 from r4t.errors import ConfigError
 from r4t.retrievers import retrievers
 
@@ -39,11 +37,8 @@ def main() -> None:
     args = p.parse_args()
     if len(args.retriever) < 2:
         raise ConfigError("give at least two --retriever NAME=SPEC to compare")
-    cfg = load_config(args.config)
-    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
-    evaluator = SetEvaluator(data, role_attribute="category" if data.catalog.domain == "fashion" else "facet",
-                              reward=cfg.get("reward") or {})  # the config's composite (the paper's OAR weights without one)
-    queries = data.catalog.queries_for(split=args.split, kind="open")
+    study = open_query_study(args.config, args.split)  # the config's composite (the paper's OAR weights without one)
+    data, evaluator, queries = study.data, study.evaluator, study.queries
     reports = {}
     for entry in args.retriever:
         name, sep, spec = entry.partition("=")

@@ -29,11 +29,9 @@ import numpy as np
 
 from r4t.bench.comparisons import paired_scores
 from r4t.bench.hardware import describe_hardware
-from r4t.bench.set_quality import QualityReport, SetEvaluator
+from r4t.bench.set_quality import QualityReport, open_query_study
 from r4t.bench.stats import bootstrap_ci, paired_permutation_test
 from r4t.cli import json_spec
-from r4t.config import load_config
-from r4t.data.prepare import DataConfig, prepare_data
 from r4t.errors import ConfigError
 from r4t.fanout.grounding import pool_select
 from r4t.retrievers import retrievers
@@ -68,11 +66,8 @@ def main() -> None:
     p.add_argument("-k", type=int, default=10)
     args = p.parse_args()
 
-    cfg = load_config(args.config)
-    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
-    evaluator = SetEvaluator(data, role_attribute="category" if data.catalog.domain == "fashion" else "facet",
-                             reward=cfg.get("reward") or {})
-    queries = data.catalog.queries_for(split=args.split, kind="open")
+    study = open_query_study(args.config, args.split)  # the config's composite (the paper's OAR weights without one)
+    data, evaluator, queries = study.data, study.evaluator, study.queries
     row_of = {q.qid: i for i, q in enumerate(data.catalog.queries)}
     query_emb = data.query_emb[[row_of[q.qid] for q in queries]]
     sources = {}

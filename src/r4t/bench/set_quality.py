@@ -247,3 +247,28 @@ def retrieve_in_batches(retriever: Retriever, data: PreparedData, rows: Sequence
         texts = [data.catalog.queries[r].text for r in chunk]
         sets += retriever.retrieve_indices_for(texts, data.query_emb[chunk], k)
     return sets
+
+
+@dataclass
+class Study:
+    """What a val study script needs: the config, its prepared data, an evaluator with the
+    catalog's role attribute and the config's composite, and the split's open queries."""
+
+    cfg: dict[str, Any]
+    data: PreparedData
+    evaluator: SetEvaluator
+    queries: list[Query]
+
+
+def open_query_study(config: str, split: str) -> Study:
+    """One setup for every benchmark script that scores sets on a split's open queries, so
+    they all judge with the same role attribute and composite (the paper's OAR weights
+    without a ``reward:`` section)."""
+    from r4t.config import load_config
+    from r4t.data.prepare import DataConfig, prepare_data
+
+    cfg = load_config(config)
+    data = prepare_data(DataConfig.from_mapping(cfg), quiet=True)
+    evaluator = SetEvaluator(data, role_attribute="category" if data.catalog.domain == "fashion" else "facet",
+                             reward=cfg.get("reward") or {})
+    return Study(cfg, data, evaluator, list(data.catalog.queries_for(split=split, kind="open")))
