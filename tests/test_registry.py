@@ -28,6 +28,9 @@ def test_register_get_build_names():
     assert reg.build("small_widget").size == 1
     assert reg.build({"name": "small_widget", "size": 3}).size == 3
     assert reg.build("make_big", size=5) == {"size": 5}  # runtime overrides
+    assert reg.build("make_big", defaults={"size": 7}) == {"size": 7}  # defaults fill what the spec leaves out...
+    assert reg.build({"name": "make_big", "size": 2}, defaults={"size": 7}) == {"size": 2}  # ...and never replace it
+    assert reg.build({"name": "make_big", "size": 2}, defaults={"size": 7}, size=9) == {"size": 9}  # overrides win
     assert reg.describe() == {"make_big": "Builds a big one.", "small_widget": "A small widget."}
 
 

@@ -172,9 +172,11 @@ class Registry(Generic[T]):
         _require_plain(kwargs, f"{where}: {self.kind} arguments")
         return factory, kwargs
 
-    def build(self, spec: Spec, **overrides: Any) -> Any:
-        """Instantiate a spec; ``overrides`` are runtime arguments (e.g. the catalog)."""
+    def build(self, spec: Spec, defaults: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
+        """Instantiate a spec; ``overrides`` are runtime arguments (e.g. the catalog) and win
+        over the spec, ``defaults`` fill only what the spec leaves out (e.g. a model's noise range)."""
         factory, kwargs = self.resolve(spec)
+        kwargs = {**(defaults or {}), **kwargs}
         kwargs.update(overrides)
         check_signature(factory, kwargs, where=f"{self.kind} {_qualname(factory)}")
         return factory(**kwargs)

@@ -246,6 +246,9 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
     sets = r.retrieve([q.text for q in data.catalog.queries[:3]], 10)
     assert all(len(s) == len(set(s)) == 10 and set(s) <= set(data.catalog.item_ids) for s in sets)
     assert r.retrieve_indices(data.query_emb[:2], 10) == r.retrieve_indices(data.query_emb[:2], 10)  # seeded
+    assert (r.sampler.sigma_min, r.sampler.sigma_max) == (1e-4, 80.0)  # the model's trained range by default
+    ranged = retrievers.build({"name": name, "checkpoint": str(ckpt), "sampler": {"name": "euler", "steps": 4, "sigma_max": 1.0}}, data=data)
+    assert (ranged.sampler.sigma_min, ranged.sampler.sigma_max) == (1e-4, 1.0)  # a spec's own range is kept, not overwritten
     pooled = retrievers.build({"name": name, "checkpoint": str(ckpt), "sampler": {"name": "euler", "steps": 4}, "pool": 20}, data=data)
     top20 = data.item_index.search(data.query_emb[:3], 20)[1]
     got = pooled.retrieve_indices(data.query_emb[:3], 10)

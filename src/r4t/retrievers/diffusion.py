@@ -96,7 +96,9 @@ class DiffusionRetriever(Retriever):
                guidance: float, device: str, seed: int) -> None:
         self.denoiser = denoiser.eval().to(device)
         self.set_size = set_size
-        self.sampler = samplers.build(sampler or DEFAULT_SAMPLER, sigma_min=sigma_min, sigma_max=sigma_max)
+        # The model's noise range is the default; a sampler spec that sets its own range keeps it
+        # (it used to be overwritten silently, so a swept sigma_max measured the default).
+        self.sampler = samplers.build(sampler or DEFAULT_SAMPLER, defaults={"sigma_min": sigma_min, "sigma_max": sigma_max})
         self.guidance, self.device, self.seed = guidance, torch.device(device), seed
 
     def generate(self, query_emb: np.ndarray) -> np.ndarray:
