@@ -72,7 +72,10 @@ WARMSTART_KEYS = ("steps", "batch_size", "lr", "phrase_keep")
 
 @dataclass
 class RLConfig:
-    loss: str = option("soft_grpo", choices=("soft_grpo", "grpo"))
+    # soft_grpo: the paper's objective (r4t.fanout.grpo); the others are trl's loss_type: grpo normalises each
+    # completion by its own length (a known bias toward short outputs), dr_grpo by a constant (max_new_tokens), dapo by
+    # the batch's tokens.
+    loss: str = option("soft_grpo", choices=("soft_grpo", "grpo", "dr_grpo", "dapo"))
     regime: str = option("oar", choices=("oar", "wscr"))  # oar: composite reward on open queries; wscr: reference recall
     steps: int = option(100, min=0)     # 0: no RL (the warm-start policy is the teacher)
     prompts_per_step: int = option(8, min=1)
@@ -95,13 +98,17 @@ class RLConfig:
     unparsable: str = option("minimum", choices=("minimum", "skip"))
     # Lightning's names: "bf16-mixed" trains in bfloat16 autocast (GPUs for 4B-class policies; docs/multiprocess.md).
     precision: str = option("32", choices=("32", "bf16-mixed"))
+    # trl's scale_rewards: advantages divided by each group's reward std ("group"), the batch's ("batch"), or not
+    # at all ("none", the Dr. GRPO paper's choice: removes a per-query difficulty weighting, but within-group spreads
+    # of ~0.02 then give ~50x smaller steps at the same learning rate).
+    scale_rewards: str = option("group", choices=("group", "batch", "none"))
 
     def cache_key(self) -> dict[str, Any]:
         """The fields that name the RL cache (fields added later only when set)."""
         return cache_key(self, ADDED_RL_FIELDS)
 
 
-ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32"}
+ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32", "scale_rewards": "group"}
 
 
 @dataclass

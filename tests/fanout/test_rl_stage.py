@@ -111,3 +111,27 @@ def test_constrained_rl_has_no_parse_failures_and_serves_constrained(tmp_path, c
 
     policy = _load(str(run / "final"), subqueries=3, temperature=0.9, max_new_tokens=40, domain="music")
     assert policy.constrained and "generate" not in vars(policy.model)
+
+
+@pytest.mark.parametrize("loss,scale", [("dr_grpo", "none"), ("dapo", "batch")])
+def test_trl_loss_types_and_reward_scaling_reach_the_trainer(tmp_path, capsys, monkeypatch, loss, scale):
+    """rl.loss names trl's loss_type (the length-normalisation lever of #16) and rl.scale_rewards its
+    advantage scaling; each is part of the RL cache key, so it never reuses a policy trained otherwise."""
+    import trl
+
+    seen = {}
+    real = trl.GRPOConfig
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trl, "GRPOConfig", recording)
+    cfg = tmp_path / f"{loss}.yaml"
+    cfg.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", f"  steps: 1\n  loss: {loss}\n  scale_rewards: {scale}\n"))
+    assert main(["rl", "-c", str(cfg)]) == 0
+    assert f"{loss}: 1 steps" in capsys.readouterr().out
+    assert (seen["loss_type"], seen["scale_rewards"]) == (loss, scale)
+    assert main(["rl", "-c", str(TINY_CONFIG), "--steps", "1"]) == 0
+    assert seen["loss_type"] == "grpo" and seen["scale_rewards"] == "group"  # soft_grpo computes its own loss; trl's default scaling
+    assert len(rl_dirs(tmp_path)) == 2

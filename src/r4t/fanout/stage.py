@@ -236,7 +236,7 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
         output_dir=str(out), max_steps=rl_cfg.steps, per_device_train_batch_size=per_device,
         num_generations=rl_cfg.num_generations, num_iterations=rl_cfg.num_iterations, learning_rate=rl_cfg.learning_rate,
         temperature=rl_cfg.temperature, max_completion_length=policy_cfg.max_new_tokens, epsilon=rl_cfg.epsilon,
-        beta=0.0, reward_weights=weights, loss_type="grpo", bf16=rl_cfg.precision == "bf16-mixed", fp16=False, gradient_checkpointing=False,
+        beta=0.0, reward_weights=weights, loss_type="grpo" if rl_cfg.loss == "soft_grpo" else rl_cfg.loss, scale_rewards=rl_cfg.scale_rewards, bf16=rl_cfg.precision == "bf16-mixed", fp16=False, gradient_checkpointing=False,
         use_cpu=not torch.cuda.is_available(), report_to=[], logging_steps=1, save_strategy="steps",
         save_steps=rl_cfg.save_steps, save_total_limit=2, seed=rl_cfg.seed, adam_beta1=0.9, adam_beta2=0.95,
     )
