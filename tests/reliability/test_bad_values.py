@@ -44,7 +44,7 @@ def _config(tmp_path, **sections):
     ({"policy__subqueries": 0}, "policy.subqueries: must be >= 1, got 0"),
     ({"synth__samples_per_query": 0}, "synth.samples_per_query: must be >= 1, got 0"),
     ({"policy__subqueries": "ten"}, "policy.subqueries: expected an integer, got 'ten'"),
-    ({"rl__loss": "ppo"}, "rl.loss: must be one of 'soft_grpo', 'grpo', got 'ppo'"),
+    ({"rl__loss": "ppo"}, "rl.loss: must be one of 'soft_grpo', 'grpo', 'dr_grpo', 'dapo', got 'ppo'"),
     ({"synth__sample_per_query": 4}, "synth: unknown key 'sample_per_query'"),
     ({"synth__anchor": 1.0}, "synth.anchor: must be <= 0.99, got 1.0"),
     ({"policy__warmstart__phrase_keep": 0}, "policy.warmstart.phrase_keep: must be a number in (0, 1], got 0"),
