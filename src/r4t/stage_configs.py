@@ -90,6 +90,7 @@ class RLConfig:
     lora: dict[str, Any] | None = None  # e.g. {r: 16, alpha: 32}: train LoRA adapters (peft) instead of all weights
     save_steps: int = option(25, min=1)
     eval_queries: int = option(64, min=0)
+    eval_samples: int = option(1, min=1)  # sampled fan-outs per val query in the before/after evaluation (averaged)
     seed: int = 0
     # What the reward scores: each sub-query's top-1 item (the paper's grounding) or the k distinct
     # items the retriever serves (predicts the judge on val: benchmarks/results/reward_vs_judge_*.md).
@@ -108,7 +109,7 @@ class RLConfig:
         return cache_key(self, ADDED_RL_FIELDS)
 
 
-ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32", "scale_rewards": "group"}
+ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32", "scale_rewards": "group", "eval_samples": 1}
 
 
 @dataclass

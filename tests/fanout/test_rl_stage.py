@@ -135,3 +135,24 @@ def test_trl_loss_types_and_reward_scaling_reach_the_trainer(tmp_path, capsys, m
     assert main(["rl", "-c", str(TINY_CONFIG), "--steps", "1"]) == 0
     assert seen["loss_type"] == "grpo" and seen["scale_rewards"] == "group"  # soft_grpo computes its own loss; trl's default scaling
     assert len(rl_dirs(tmp_path)) == 2
+
+
+def test_rl_raises_the_held_out_reward_without_the_format_lever(tmp_path, capsys):
+    """#16: a small end-to-end RL run whose held-out (val) reward rises. Constrained decoding makes every
+    fan-out parse before and after, so the rise is content (the composite's terms), not the output format.
+    Measured on this config: +0.027, +0.021, +0.040 for seeds 0/1/2 at 60 steps (30 steps: one seed fell)."""
+    cfg = tmp_path / "rise.yaml"
+    text = (TINY_CONFIG.read_text()
+            .replace("  subqueries: 3 ", "  constrained: true\n  subqueries: 3 ")
+            .replace("  steps: 2\n", "  steps: 60\n  learning_rate: 1.0e-3\n")
+            .replace("  eval_queries: 4", "  eval_queries: 8\n  eval_samples: 8"))
+    cfg.write_text(text)
+    assert "steps: 60" in text and "eval_samples: 8" in text and "constrained: true" in text
+    assert main(["rl", "-c", str(cfg)]) == 0
+    assert "val queries x 8 samples" in capsys.readouterr().out
+    (run,) = rl_dirs(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    before, after = summary["warm_start"], summary["rl"]
+    assert summary["eval_samples"] == 8 and summary["val_queries"] == 6
+    assert before["parse_failure_rate"] == after["parse_failure_rate"] == 0.0
+    assert after["reward"] > before["reward"] + 0.01, (before, after)

@@ -119,10 +119,14 @@ def rl_reward(reward_section: Mapping[str, Any] | None, cfg: RLConfig) -> Compos
 
 
 @torch.no_grad()
-def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, queries: list, seed: int = 0) -> dict[str, float]:
-    """Mean reward (total and terms) of one sampled fan-out per query; parse failures score the minimum."""
-    completions = [c[0] for c in policy.sample([q.text for q in queries], 1, seed=seed)]
-    grounded = grounder.ground(completions, [q.text for q in queries], [q.qid for q in queries])
+def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: CompositeReward, queries: list, seed: int = 0,
+                    samples: int = 1) -> dict[str, float]:
+    """Mean reward (total and terms) of ``samples`` sampled fan-outs per query; parse failures score the minimum.
+    One sample per query on a few dozen queries is noisy (the warm start's own score moves by ~0.03 with the seed
+    on the tiny catalog), so ``rl.eval_samples`` averages several."""
+    completions = [c for per_query in policy.sample([q.text for q in queries], samples, seed=seed) for c in per_query]
+    texts = [q.text for q in queries for _ in range(samples)]
+    grounded = grounder.ground(completions, texts, [q.qid for q in queries for _ in range(samples)])
     totals: list[float] = []
     terms: dict[str, list[float]] = {n: [] for n in reward.components}
     for g in grounded:
@@ -226,8 +230,9 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     grounder = FanoutGrounder(data, max_subqueries=policy_cfg.subqueries, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
                               served_k=policy_cfg.subqueries if rl_cfg.reward_on == "served" else None)
     if main:  # evaluation, logs and files are rank 0's; with N processes each trains on 1/N of every step's batch
-        before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
-        _log(f"warm-start policy on {len(val_q)} val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in before.items())
+        before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed, rl_cfg.eval_samples)
+        _log(f"warm-start policy on {len(val_q)} val queries"
+             + (f" x {rl_cfg.eval_samples} samples" if rl_cfg.eval_samples > 1 else "") + ": " + ", ".join(f"{k} {v:.3f}" for k, v in before.items())
              + (f"; training on {world} processes, {per_device} completions each per step" if world > 1 else ""))
 
     funcs, weights, shared = trl_reward_functions(reward, grounder, rl_cfg.unparsable)
@@ -268,9 +273,10 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
         return final
     _log(f"{rl_cfg.loss}: {rl_cfg.steps} steps in {time.perf_counter() - t0:.1f}s; parse failures {shared.parse_failure_rate:.1%}"
          + (" (rank 0's completions)" if world > 1 else ""))
-    after = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed)
+    after = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed, rl_cfg.eval_samples)
     _log("RL policy on the same val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
-    summary = {"warm_start": before, "rl": after, "steps": rl_cfg.steps, "loss": rl_cfg.loss, "regime": rl_cfg.regime, "val_queries": len(val_q)}
+    summary = {"warm_start": before, "rl": after, "steps": rl_cfg.steps, "loss": rl_cfg.loss, "regime": rl_cfg.regime, "val_queries": len(val_q),
+               "eval_samples": rl_cfg.eval_samples}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if metrics_csv.exists():
         plot_curve(metrics_csv, out / "curve.png", {"warm-start": before, "RL": after})
