@@ -125,8 +125,8 @@ def evaluate_policy(policy: FanoutPolicy, grounder: FanoutGrounder, reward: Comp
     One sample per query on a few dozen queries is noisy (the warm start's own score moves by ~0.03 with the seed
     on the tiny catalog), so ``rl.eval_samples`` averages several."""
     completions = [c for per_query in policy.sample([q.text for q in queries], samples, seed=seed) for c in per_query]
-    texts = [q.text for q in queries for _ in range(samples)]
-    grounded = grounder.ground(completions, texts, [q.qid for q in queries for _ in range(samples)])
+    repeated = [q for q in queries for _ in range(samples)]  # one entry per completion, in sample()'s order
+    grounded = grounder.ground(completions, [q.text for q in repeated], [q.qid for q in repeated])
     totals: list[float] = []
     terms: dict[str, list[float]] = {n: [] for n in reward.components}
     for g in grounded:
@@ -273,7 +273,8 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
         return final
     _log(f"{rl_cfg.loss}: {rl_cfg.steps} steps in {time.perf_counter() - t0:.1f}s; parse failures {shared.parse_failure_rate:.1%}"
          + (" (rank 0's completions)" if world > 1 else ""))
-    after = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed, rl_cfg.eval_samples)
+    # no RL steps: the policy is the warm start, and the seeded evaluation would repeat `before` exactly
+    after = before if rl_cfg.steps == 0 else evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed, rl_cfg.eval_samples)
     _log("RL policy on the same val queries: " + ", ".join(f"{k} {v:.3f}" for k, v in after.items()))
     summary = {"warm_start": before, "rl": after, "steps": rl_cfg.steps, "loss": rl_cfg.loss, "regime": rl_cfg.regime, "val_queries": len(val_q),
                "eval_samples": rl_cfg.eval_samples}
