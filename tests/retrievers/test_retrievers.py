@@ -52,6 +52,13 @@ def test_query_jitter_known_answers(tiny_data):
     assert reseeded.retrieve_indices_for(texts, emb, 10) != j10.retrieve_indices_for(texts, emb, 10)
     with pytest.raises(ConfigError, match="scale"):
         retrievers.build({"name": "query_jitter", "scale": -1.0}, data=tiny_data)
+    # repulsion (the control for a repelled diffusion retriever) spreads the same draws apart.
+    repelled = retrievers.build({"name": "query_jitter", "scale": 1.0, "repulsion": 0.5}, data=tiny_data).directions(texts, emb)
+    plain = j10.directions(texts, emb)
+    for r, d in zip(repelled, plain):
+        assert np.linalg.norm(r[:, None] - r[None], axis=-1).mean() > np.linalg.norm(d[:, None] - d[None], axis=-1).mean()
+    with pytest.raises(ConfigError, match="repulsion"):
+        retrievers.build({"name": "query_jitter", "repulsion": -1.0}, data=tiny_data)
 
 
 def test_fanout_fallback_is_named_and_logged(tiny_data, tiny_policy_dir):
@@ -255,6 +262,13 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
     assert all(len(set(s)) == 10 and set(s) <= set(p.tolist()) for s, p in zip(got, top20))  # inside each query's dense top-20
     with pytest.raises(ConfigError, match="pool must be a whole number"):
         retrievers.build({"name": name, "checkpoint": str(ckpt), "pool": 0}, data=data)
+    # repulsion reaches the sampler: the same seeded noise gives more spread rows
+    spec = {"name": name, "checkpoint": str(ckpt), "sampler": {"name": "dpmpp_2m", "steps": 4}}
+    plain_rows, repelled_rows = (retrievers.build({**spec, "repulsion": g}, data=data).generate(data.query_emb[:3]) for g in (0.0, 0.5))
+    spread = [float(np.linalg.norm(rows[:, :, None] - rows[:, None], axis=-1).mean()) for rows in (plain_rows, repelled_rows)]
+    assert spread[1] > spread[0]
+    with pytest.raises(ConfigError, match="repulsion"):
+        retrievers.build({**spec, "repulsion": -1.0}, data=data)
     jitter = retrievers.build({"name": "query_jitter", "scale": 2.0, "pool": 20}, data=data)  # the control grounds the same way
     assert all(set(s) <= set(p.tolist()) for s, p in zip(jitter.retrieve_indices(data.query_emb[:3], 10), top20))
     other = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 32}, run_dir=str(tmp_path / "run2")), quiet=True)

@@ -71,15 +71,25 @@ class SetDiffusion(L.LightningModule):
         self.denoiser = SetDenoiser(net, sigma_data, self.hp.query_anchor)
         self.ema = copy.deepcopy(self.denoiser).requires_grad_(False)
 
+    def attach_catalog(self, item_emb: Any) -> None:
+        """Hand the catalog's item embeddings to a backbone that reads them (``candidate_transformer``);
+        they are not weights, so they are never saved with the model."""
+        for denoiser in (self.denoiser, self.ema):
+            attach = getattr(denoiser.backbone, "attach_catalog", None) if denoiser is not None else None
+            if callable(attach):
+                attach(torch.as_tensor(item_emb))
+
     def configure_model(self) -> None:
-        if self.denoiser is not None:
-            return
         dm = getattr(self.trainer, "datamodule", None)
-        if dm is None or not hasattr(dm, "dim"):
-            raise ConfigError("SetDiffusion needs model.dim and model.sigma_data, or a datamodule that provides them")
-        if self.hp.dim is not None and self.hp.dim != dm.dim:
-            raise ConfigError(f"model.dim={self.hp.dim} but the data's embeddings have dimension {dm.dim}")
-        self._build(dm.dim, self.hp.sigma_data or dm.sigma_data)
+        if self.denoiser is None:
+            if dm is None or not hasattr(dm, "dim"):
+                raise ConfigError("SetDiffusion needs model.dim and model.sigma_data, or a datamodule that provides them")
+            if self.hp.dim is not None and self.hp.dim != dm.dim:
+                raise ConfigError(f"model.dim={self.hp.dim} but the data's embeddings have dimension {dm.dim}")
+            self._build(dm.dim, self.hp.sigma_data or dm.sigma_data)
+        data = getattr(dm, "data", None)
+        if data is not None:
+            self.attach_catalog(data.item_emb)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Record which catalog and vectors the model was trained on, so that a checkpoint is

@@ -20,6 +20,9 @@ Defaults, both chosen from measured tables (benchmarks/results/):
 * guidance 0.0: the paper samples with classifier-free guidance 0.1, which doubles every
   network call's batch; on both catalogs 0.1 scored no better than 0 (0.5-2 scored worse).
   Models are still trained with condition dropout, so ``guidance`` can be turned back on.
+* repulsion 0.0: a strength g > 0 pushes each set's rows apart at every sampling step
+  (particle guidance, ``r4t.diffusion.generate``), trading alignment for diversity without
+  retraining; measured on val in benchmarks/results/sampler_repulsion.md.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from r4t.data.prepare import PreparedData
 from r4t.diffusion.denoiser import SetDenoiser
 from r4t.diffusion.generate import generate_sets
 from r4t.diffusion.samplers import samplers
-from r4t.errors import DataError
+from r4t.errors import ConfigError, DataError
 from r4t.retrievers.base import Retriever, check_pool, retrievers
 
 DEFAULT_SAMPLER = {"name": "dpmpp_2m", "steps": 4, "temperature": 1.0}
@@ -63,7 +66,8 @@ class DiffusionRetriever(Retriever):
     pool: int | None = None  # ground in the whole catalog unless a pool is given (subclasses may skip __init__)
 
     def __init__(self, data: PreparedData, checkpoint: str, sampler: Any = None, guidance: float = 0.0,
-                 use_ema: bool = True, device: str = "cpu", seed: int = 0, pool: int | None = None) -> None:
+                 use_ema: bool = True, device: str = "cpu", seed: int = 0, pool: int | None = None,
+                 repulsion: float = 0.0) -> None:
         super().__init__(data)
         self.pool = check_pool(pool, "diffusion")
         from r4t.diffusion.checkpoint import is_denoiser_folder, load_denoiser_folder, load_set_diffusion
@@ -82,8 +86,12 @@ class DiffusionRetriever(Retriever):
         if config["dim"] != data.item_emb.shape[1]:
             raise DataError(f"{checkpoint}: model dim {config['dim']} does not match the catalog embeddings' {data.item_emb.shape[1]}")
         check_trained_on(trained_on, data, checkpoint)
+        attach = getattr(denoiser.backbone, "attach_catalog", None)  # a backbone that reads the catalog (candidate_transformer)
+        if callable(attach):
+            attach(torch.from_numpy(np.ascontiguousarray(data.item_emb, dtype=np.float32)))
         self.model_config = {**config, "trained_on": trained_on}
-        self._setup(denoiser, int(config["set_size"]), sampler, config["sigma_min"], config["sigma_max"], guidance, device, seed)
+        self._setup(denoiser, int(config["set_size"]), sampler, config["sigma_min"], config["sigma_max"], guidance, device, seed,
+                    repulsion)
 
     def export_files(self, folder: Path) -> dict[str, str]:
         """The denoiser this retriever samples with (EMA or raw, as built), as safetensors."""
@@ -93,18 +101,20 @@ class DiffusionRetriever(Retriever):
         return {"checkpoint": "denoiser"}
 
     def _setup(self, denoiser: SetDenoiser, set_size: int, sampler: Any, sigma_min: float, sigma_max: float,
-               guidance: float, device: str, seed: int) -> None:
+               guidance: float, device: str, seed: int, repulsion: float = 0.0) -> None:
         self.denoiser = denoiser.eval().to(device)
         self.set_size = set_size
         # The model's noise range is the default; a sampler spec that sets its own range keeps it
         # (it used to be overwritten silently, so a swept sigma_max measured the default).
         self.sampler = samplers.build(sampler or DEFAULT_SAMPLER, defaults={"sigma_min": sigma_min, "sigma_max": sigma_max})
-        self.guidance, self.device, self.seed = guidance, torch.device(device), seed
+        if not repulsion >= 0:
+            raise ConfigError(f"repulsion must be >= 0, got {repulsion}")
+        self.guidance, self.device, self.seed, self.repulsion = guidance, torch.device(device), seed, float(repulsion)
 
     def generate(self, query_emb: np.ndarray) -> np.ndarray:
         generator = torch.Generator(device=self.device).manual_seed(self.seed)  # noise drawn where the model runs
         cond = torch.from_numpy(np.ascontiguousarray(query_emb, dtype=np.float32)).to(self.device)
-        rows = generate_sets(self.denoiser, cond, self.set_size, self.sampler, self.guidance, generator)
+        rows = generate_sets(self.denoiser, cond, self.set_size, self.sampler, self.guidance, generator, self.repulsion)
         return rows.float().cpu().numpy()
 
     def directions(self, texts: Sequence[str], query_emb: np.ndarray) -> list[np.ndarray]:

@@ -10,6 +10,9 @@ the query" buys without any model.
 ``pool`` grounds the directions among the query's dense top-``pool`` candidates, exactly as
 the diffusion retrievers' ``pool`` does: the control for a pooled learned retriever.
 
+``repulsion`` g > 0 pushes each set's directions apart once, with the diffusion sampler's
+``repel_rows``: the no-learning control for a diffusion retriever sampled with repulsion.
+
 The noise is seeded per query text (not per batch position), so a query gets the same
 set whatever batch it is served in; ``seed`` changes every draw (the WSCR protocol's
 repeated runs set it).
@@ -30,14 +33,17 @@ from r4t.retrievers.base import Retriever, check_pool, retrievers
 class QueryJitter(Retriever):
     """``copies`` Gaussian-jittered copies of the query vector, grounded to k distinct items."""
 
-    def __init__(self, data, scale: float = 1.0, copies: int = 10, seed: int = 0, pool: int | None = None) -> None:  # noqa: ANN001
+    def __init__(self, data, scale: float = 1.0, copies: int = 10, seed: int = 0, pool: int | None = None,  # noqa: ANN001
+                 repulsion: float = 0.0) -> None:
         super().__init__(data)
         self.pool = check_pool(pool, "query_jitter")
         if not np.isfinite(scale) or scale < 0:
             raise ConfigError(f"query_jitter scale must be a finite number >= 0, got {scale}")
         if copies < 1:
             raise ConfigError(f"query_jitter copies must be >= 1, got {copies}")
-        self.scale, self.copies, self.seed = float(scale), int(copies), int(seed)
+        if not np.isfinite(repulsion) or repulsion < 0:
+            raise ConfigError(f"query_jitter repulsion must be a finite number >= 0, got {repulsion}")
+        self.scale, self.copies, self.seed, self.repulsion = float(scale), int(copies), int(seed), float(repulsion)
 
     def _noise(self, text: str, dim: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, zlib.crc32(text.encode("utf-8"))])
@@ -51,7 +57,14 @@ class QueryJitter(Retriever):
             raise ConfigError(f"query_jitter got {len(texts)} texts for {len(emb)} query vectors")
         dim = emb.shape[1]
         with self.stage("generate"):
-            return [q[None] + (self.scale / np.sqrt(dim)) * self._noise(t, dim) for t, q in zip(texts, emb)]
+            rows = [q[None] + (self.scale / np.sqrt(dim)) * self._noise(t, dim) for t, q in zip(texts, emb)]
+            if self.repulsion > 0:
+                import torch
+
+                from r4t.diffusion.generate import repel_rows
+
+                rows = [repel_rows(torch.from_numpy(r)[None], self.repulsion)[0].numpy() for r in rows]
+            return rows
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:
         self.check_k(k)
