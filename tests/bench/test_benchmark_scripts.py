@@ -272,3 +272,27 @@ def test_registry_rerun_marks_identical_moved_and_missing_numbers(tmp_path, monk
     assert "| identical | yes |" in table["dense_topk"]  # matched with the run of the same command, not the newer one
     assert "| +2.5000 | **no** |" in table["mmr"]
     assert "no committed record" in table["dpp"]
+
+
+def test_distill_retriever_trains_a_loadable_student_on_training_queries_only(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from r4t.data.prepare import DataConfig, prepare_data
+    from r4t.retrievers import retrievers
+
+    config = tiny_config(tmp_path)
+    config.write_text(config.read_text() + "model: {backbone: {name: mlp, width: 16, depth: 1}, query_anchor: 1.0, warmup_steps: 2}\n")
+    out = tmp_path / "student.ckpt"
+    monkeypatch.setattr(sys, "argv", ["distill_retriever.py", "-c", str(config), "--teacher", '{"name": "dpp", "alpha": 3.0}',
+                                      "--out", str(out), "--epochs", "1", "--repeat", "2", "-k", "5"])
+    runpy.run_path(str(ROOT / "benchmarks" / "distill_retriever.py"), run_name="__main__")
+    data = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 64},
+                                   run_dir=str(tmp_path / "run")), quiet=True)
+    n_train = len(data.catalog.queries_for(split="train", kind="open"))
+    assert f"{n_train} training queries x 2" in capsys.readouterr().out
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["r4t_data"]["catalog_fingerprint"] == data.catalog.fingerprint()  # the retriever checks it
+    assert ckpt["hyper_parameters"]["set_size"] == 5 and ckpt["hyper_parameters"]["query_anchor"] == 1.0
+    student = retrievers.build({"name": "r4t_diffusion", "checkpoint": str(out), "sampler": {"name": "dpmpp_2m", "steps": 2}}, data=data)
+    sets = student.retrieve_indices(data.query_emb[:3], 5)
+    assert all(len(set(s)) == 5 for s in sets)
