@@ -142,9 +142,14 @@ def test_default_entries_find_checkpoints_and_name_their_samplers(tiny_data, tmp
     (ckpt_dir / "last.ckpt").write_bytes(b"")
     entries, missing = default_entries({"run_dir": str(tmp_path)}, tiny_data)
     diffusion = {e.label: e.spec for e in entries if e.name == "r4t_diffusion"}
-    assert set(diffusion) == {"r4t_diffusion", "r4t_diffusion (Heun 8 steps)"}
+    assert set(diffusion) == {"r4t_diffusion", "r4t_diffusion (Heun 8 steps)", "r4t_diffusion (rows_dpp, alpha 3)"}
     assert diffusion["r4t_diffusion"]["sampler"] == DEFAULT_SAMPLER  # spelled out, so the record names it
     assert diffusion["r4t_diffusion (Heun 8 steps)"]["sampler"] == VARIANT_SAMPLER
+    # rows_dpp grounds at the config's DPP alpha, beside the no-learning control grounded the same way
+    assert diffusion["r4t_diffusion (rows_dpp, alpha 3)"] == {"name": "r4t_diffusion", "checkpoint": str(ckpt_dir / "last.ckpt"),
+                                                              "sampler": DEFAULT_SAMPLER, "grounding": "rows_dpp", "alpha": 3.0}
+    labels = {e.label: e.spec for e in entries}
+    assert labels["query_jitter (scale 1, rows_dpp alpha 3)"] == {"name": "query_jitter", "scale": 1.0, "grounding": "rows_dpp", "alpha": 3.0}
     assert any(m.startswith("raw_diffusion: no checkpoint") for m in missing)
     assert any("fanout_lm (RL-tuned)" in m for m in missing)
     # the controls are always there; the config's benchmark section sets the jitter scale

@@ -269,6 +269,10 @@ def test_diffusion_retrievers_from_a_fit_checkpoint(tiny_data, tmp_path, monkeyp
     assert spread[1] > spread[0]
     with pytest.raises(ConfigError, match="repulsion"):
         retrievers.build({**spec, "repulsion": -1.0}, data=data)
+    # rows_dpp grounding: DPP over the query's dense top-100, quality from the model's rows
+    top100 = data.item_index.search(data.query_emb[:3], 100)[1]
+    grounded = retrievers.build({**spec, "grounding": "rows_dpp", "alpha": 3.0}, data=data).retrieve_indices(data.query_emb[:3], 10)
+    assert all(len(set(s)) == 10 and set(s) <= set(p.tolist()) for s, p in zip(grounded, top100))
     jitter = retrievers.build({"name": "query_jitter", "scale": 2.0, "pool": 20}, data=data)  # the control grounds the same way
     assert all(set(s) <= set(p.tolist()) for s, p in zip(jitter.retrieve_indices(data.query_emb[:3], 10), top20))
     other = prepare_data(DataConfig(catalog={"name": "music", "size": "tiny"}, embedder={"name": "hashing", "dim": 32}, run_dir=str(tmp_path / "run2")), quiet=True)
@@ -300,3 +304,27 @@ def _check_sampler_table(ckpt, monkeypatch, capsys) -> None:
     rows = [line.split("|") for line in out.splitlines() if line.startswith("| dpmpp_2m")]
     assert [(r[2].strip(), r[3].strip(), r[5].strip()) for r in rows] == [("2", "1", "2"), ("2", "3", "2")]  # steps, temperature, calls
     assert "open val queries" in out
+
+
+def test_rows_dpp_on_the_query_itself_is_dpp_and_stays_in_the_pool(tiny_data):
+    from r4t.retrievers.dpp import rows_dpp
+
+    emb = tiny_data.query_emb[:6]
+    texts = [q.text for q in tiny_data.catalog.queries[:6]]
+    # Rows that all equal the query: quality = cos(item, query), exactly DPP's. query_jitter at scale 0 writes them.
+    dpp = retrievers.build({"name": "dpp", "alpha": 3.0}, data=tiny_data)
+    control = retrievers.build({"name": "query_jitter", "scale": 0.0, "grounding": "rows_dpp", "alpha": 3.0}, data=tiny_data)
+    assert control.retrieve_indices_for(texts, emb, 10) == dpp.retrieve_indices_for(texts, emb, 10)
+    # The rows decide which candidates count as relevant: rows on one item make it (and its like) the first pick.
+    _, pool = tiny_data.item_index.search(emb, 100)
+    target = pool[:, 50]  # an item far down each query's list
+    rows = np.repeat(tiny_data.item_emb[target][:, None], 4, axis=1)
+    sets = rows_dpp(rows, pool, tiny_data.item_emb, 3.0, 10)
+    assert [s[0] for s in sets] == target.tolist()
+    assert all(len(set(s)) == 10 and set(s) <= set(p.tolist()) for s, p in zip(sets, pool))
+    with pytest.raises(ConfigError, match="cannot hold 10"):
+        rows_dpp(rows, pool[:, :5], tiny_data.item_emb, 3.0, 10)
+    with pytest.raises(ConfigError, match="grounding must be one of"):
+        retrievers.build({"name": "query_jitter", "grounding": "mmr"}, data=tiny_data)
+    with pytest.raises(ConfigError, match="alpha must be a finite number"):
+        retrievers.build({"name": "query_jitter", "grounding": "rows_dpp", "alpha": -1.0}, data=tiny_data)

@@ -182,6 +182,14 @@ def default_entries(cfg: Mapping[str, Any], data: PreparedData) -> tuple[list[Be
             if name == "r4t_diffusion":
                 entries.append(BenchmarkEntry(f"{name} (Heun {VARIANT_SAMPLER['steps']} steps)",
                                               {"name": name, "checkpoint": str(ckpt), "sampler": dict(VARIANT_SAMPLER)}, checkpoint=str(ckpt)))
+                # The model's rows as DPP's quality over the query's top-100, at the config's DPP alpha (the alpha val
+                # chose for both; benchmarks/results/rows_dpp.md), beside the same grounding of the no-learning control.
+                entries.append(BenchmarkEntry(f"{name} (rows_dpp, alpha {alpha:g})",
+                                              {"name": name, "checkpoint": str(ckpt), "sampler": dict(DEFAULT_SAMPLER),
+                                               "grounding": "rows_dpp", "alpha": alpha}, checkpoint=str(ckpt)))
+                entries.append(BenchmarkEntry(f"query_jitter (scale {scale:g}, rows_dpp alpha {alpha:g})",
+                                              {"name": "query_jitter", "scale": scale, "grounding": "rows_dpp", "alpha": alpha},
+                                              notes="no-learning control for r4t_diffusion (rows_dpp): jittered query copies as DPP's quality"))
         else:
             missing.append(f"{name}: no checkpoint under {run_dir}/diffusion; run `r4t fit -c CONFIG {how}`")
     gemma = pretrained_gemma_dir(run_dir / "cache")

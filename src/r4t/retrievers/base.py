@@ -52,6 +52,19 @@ class StageTimer:
         self.totals.clear()
 
 
+GROUNDINGS = ("nearest", "rows_dpp")
+DPP_POOL = 100  # the dpp retriever's default candidate pool
+
+
+def check_grounding(grounding: str, alpha: float, who: str) -> tuple[str, float]:
+    """How generated rows become items (``Retriever.ground_rows``) and rows_dpp's quality exponent."""
+    if grounding not in GROUNDINGS:
+        raise ConfigError(f"{who} grounding must be one of {', '.join(GROUNDINGS)}; got {grounding!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not np.isfinite(alpha) or alpha < 0:
+        raise ConfigError(f"{who} alpha must be a finite number >= 0, got {alpha!r}")
+    return grounding, float(alpha)
+
+
 def check_pool(pool: int | None, who: str) -> int | None:
     """A candidate-pool size: None (the whole catalog) or a whole number >= 1."""
     if pool is not None and (isinstance(pool, bool) or not isinstance(pool, int) or pool < 1):
@@ -134,9 +147,18 @@ class Retriever(ABC):
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         """[B, d] unit-norm float32 -> B lists of k distinct indices."""
 
-    def ground_rows(self, rows: np.ndarray, query_emb: np.ndarray, k: int, pool: int | None = None) -> list[list[int]]:
-        """Generated rows [B, L, d] -> k distinct items per set: the nearest in the whole catalog,
-        or, with ``pool`` M, the rows' choice among each query's dense top-M candidates."""
+    def ground_rows(self, rows: np.ndarray, query_emb: np.ndarray, k: int, pool: int | None = None,
+                    grounding: str = "nearest", alpha: float = 5.0) -> list[list[int]]:
+        """Generated rows [B, L, d] -> k distinct items per set. ``nearest``: the rows' nearest
+        distinct items in the whole catalog, or, with ``pool`` M, among each query's dense top-M.
+        ``rows_dpp``: DPP (quality exponent ``alpha``) over the query's dense top-M (M = pool,
+        100 by default, as the ``dpp`` retriever), its quality read from the rows (``rows_dpp``)."""
+        if grounding == "rows_dpp":
+            from r4t.retrievers.dpp import rows_dpp  # dpp imports this module
+
+            _, pool_ids = self.candidates(np.atleast_2d(query_emb), max(pool or DPP_POOL, k))
+            with self.stage("rerank"):
+                return rows_dpp(rows, pool_ids, self.data.item_emb, alpha, k)
         if pool is None:
             with self.stage("search"):
                 return self.data.item_index.search_distinct(rows, k)

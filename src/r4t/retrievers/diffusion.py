@@ -20,6 +20,10 @@ Defaults, both chosen from measured tables (benchmarks/results/):
 * guidance 0.0: the paper samples with classifier-free guidance 0.1, which doubles every
   network call's batch; on both catalogs 0.1 scored no better than 0 (0.5-2 scored worse).
   Models are still trained with condition dropout, so ``guidance`` can be turned back on.
+* grounding ``nearest``: each row's nearest distinct item. ``rows_dpp`` (with ``alpha``) runs
+  DPP over the query's dense top-100 (or top-``pool``) with each candidate's quality read from
+  the rows instead of the query: the model says where the intent is, DPP spreads the set
+  (measured on val in benchmarks/results/rows_dpp.md).
 * repulsion 0.0: a strength g > 0 pushes each set's rows apart at every sampling step
   (particle guidance, ``r4t.diffusion.generate``), trading alignment for diversity without
   retraining; measured on val in benchmarks/results/sampler_repulsion.md.
@@ -39,7 +43,7 @@ from r4t.diffusion.denoiser import SetDenoiser
 from r4t.diffusion.generate import generate_sets
 from r4t.diffusion.samplers import samplers
 from r4t.errors import ConfigError, DataError
-from r4t.retrievers.base import Retriever, check_pool, retrievers
+from r4t.retrievers.base import Retriever, check_grounding, check_pool, retrievers
 
 DEFAULT_SAMPLER = {"name": "dpmpp_2m", "steps": 4, "temperature": 1.0}
 
@@ -64,12 +68,15 @@ def check_trained_on(trained_on: dict[str, Any] | None, data: PreparedData, chec
 
 class DiffusionRetriever(Retriever):
     pool: int | None = None  # ground in the whole catalog unless a pool is given (subclasses may skip __init__)
+    grounding: str = "nearest"
+    alpha: float = 5.0
 
     def __init__(self, data: PreparedData, checkpoint: str, sampler: Any = None, guidance: float = 0.0,
                  use_ema: bool = True, device: str = "cpu", seed: int = 0, pool: int | None = None,
-                 repulsion: float = 0.0) -> None:
+                 repulsion: float = 0.0, grounding: str = "nearest", alpha: float = 5.0) -> None:
         super().__init__(data)
         self.pool = check_pool(pool, "diffusion")
+        self.grounding, self.alpha = check_grounding(grounding, alpha, "diffusion")
         from r4t.diffusion.checkpoint import is_denoiser_folder, load_denoiser_folder, load_set_diffusion
 
         if is_denoiser_folder(checkpoint):  # an exported artifact's denoiser: safetensors + JSON
@@ -123,7 +130,7 @@ class DiffusionRetriever(Retriever):
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         with self.stage("generate"):
             rows = self.generate(query_emb)
-        return self.ground_rows(rows, query_emb, k, self.pool)
+        return self.ground_rows(rows, query_emb, k, self.pool, self.grounding, self.alpha)
 
 
 @retrievers.register("r4t_diffusion")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from r4t.catalog.blas_threads import serial_blas
 from r4t.data.prepare import PreparedData
-from r4t.errors import ConfigError
+from r4t.errors import ConfigError, DataError
 from r4t.retrievers.base import Retriever, retrievers
 
 
@@ -75,10 +76,36 @@ def dpp_select(item_emb: np.ndarray, rel: np.ndarray, alpha: float, k: int, epsi
     rel = np.asarray(rel)  # its own dtype: float32 index scores give the records' exact quality values
     quality = np.exp(alpha * (rel - rel.max()))  # shifted: same ratios, no overflow
     features = quality[:, None] * x
-    picks = greedy_map(features @ features.T, k, epsilon, window)
+    with serial_blas(float(x.shape[0]) ** 2 * x.shape[1]):  # a serving-size kernel: one BLAS thread (r4t.catalog.blas_threads)
+        picks = greedy_map(features @ features.T, k, epsilon, window)
     chosen = set(picks)
     rest = [p for p in range(len(rel)) if p not in chosen]  # ranked by relevance
     return picks + rest[: k - len(picks)]
+
+
+def rows_dpp(rows: np.ndarray, pool_ids: np.ndarray, item_emb: np.ndarray, alpha: float, k: int) -> list[list[int]]:
+    """k distinct items per set: DPP greedy MAP over each query's candidates ``pool_ids`` [B, M],
+    with quality from the generated rows [B, L, d] instead of the query,
+    r_i = exp(alpha * max_l cos(item_i, row_l)).
+
+    The split of work measured on val (benchmarks/results/rows_dpp.md): a set diffusion model
+    learns where an intent's items are (its sets align better than dense top-k's) but not how
+    to spread over an unseen intent's interpretations; DPP spreads but ranks by the query alone.
+    """
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim != 3 or pool_ids.ndim != 2 or len(rows) != len(pool_ids):
+        raise DataError(f"rows_dpp expects rows [B, L, d] and pool ids [B, M]; got {rows.shape} and {pool_ids.shape}")
+    if pool_ids.shape[1] < k:
+        raise ConfigError(f"a candidate pool of {pool_ids.shape[1]} cannot hold {k} distinct items")
+    unit = rows / np.linalg.norm(rows, axis=-1, keepdims=True).clip(1e-12)
+    out = []
+    for set_rows, ids in zip(unit, pool_ids):
+        with serial_blas(float(len(ids)) * set_rows.size):
+            learned = (item_emb[ids] @ set_rows.T).max(axis=1)  # each candidate's best match among the rows
+        order = np.argsort(-learned, kind="stable")  # dpp_select completes an early stop by this ranking
+        ranked = ids[order]
+        out.append([int(ranked[p]) for p in dpp_select(item_emb[ranked], learned[order], alpha, k)])
+    return out
 
 
 @retrievers.register("dpp")

@@ -10,6 +10,9 @@ the query" buys without any model.
 ``pool`` grounds the directions among the query's dense top-``pool`` candidates, exactly as
 the diffusion retrievers' ``pool`` does: the control for a pooled learned retriever.
 
+``grounding: rows_dpp`` (with ``alpha``) is the control for a diffusion retriever grounded the
+same way: DPP over the query's dense top-100 with quality read from the jittered directions.
+
 ``repulsion`` g > 0 pushes each set's directions apart once, with the diffusion sampler's
 ``repel_rows``: the no-learning control for a diffusion retriever sampled with repulsion.
 
@@ -26,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from r4t.errors import ConfigError
-from r4t.retrievers.base import Retriever, check_pool, retrievers
+from r4t.retrievers.base import Retriever, check_grounding, check_pool, retrievers
 
 
 @retrievers.register("query_jitter")
@@ -34,9 +37,10 @@ class QueryJitter(Retriever):
     """``copies`` Gaussian-jittered copies of the query vector, grounded to k distinct items."""
 
     def __init__(self, data, scale: float = 1.0, copies: int = 10, seed: int = 0, pool: int | None = None,  # noqa: ANN001
-                 repulsion: float = 0.0) -> None:
+                 repulsion: float = 0.0, grounding: str = "nearest", alpha: float = 5.0) -> None:
         super().__init__(data)
         self.pool = check_pool(pool, "query_jitter")
+        self.grounding, self.alpha = check_grounding(grounding, alpha, "query_jitter")
         if not np.isfinite(scale) or scale < 0:
             raise ConfigError(f"query_jitter scale must be a finite number >= 0, got {scale}")
         if copies < 1:
@@ -70,7 +74,7 @@ class QueryJitter(Retriever):
         self.check_k(k)
         rows = np.stack(self.directions(texts, query_emb))
         assert query_emb is not None  # directions() refused None
-        return self.ground_rows(rows, query_emb, k, self.pool)
+        return self.ground_rows(rows, query_emb, k, self.pool, self.grounding, self.alpha)
 
     def _retrieve(self, query_emb: np.ndarray, k: int) -> list[list[int]]:
         # Embedding-only callers: seed by row position (texts unknown).
