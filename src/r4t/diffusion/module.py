@@ -80,7 +80,8 @@ class SetDiffusion(L.LightningModule):
                 attach(torch.as_tensor(item_emb))
 
     def configure_model(self) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
+        # Lightning also calls this when loading a checkpoint, with no trainer attached (and the model built).
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         if self.denoiser is None:
             if dm is None or not hasattr(dm, "dim"):
                 raise ConfigError("SetDiffusion needs model.dim and model.sigma_data, or a datamodule that provides them")
