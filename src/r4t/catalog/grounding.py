@@ -46,6 +46,16 @@ def distinct_from_candidates(ids: np.ndarray, scores: np.ndarray, k: int) -> lis
     return chosen
 
 
+def checked_rows_and_pool(rows: np.ndarray, pool_ids: np.ndarray, k: int, who: str) -> np.ndarray:
+    """``rows`` [B, L, d] as float32, once they and ``pool_ids`` [B, M >= k] are known to fit together."""
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim != 3 or pool_ids.ndim != 2 or len(rows) != len(pool_ids):
+        raise DataError(f"{who} expects rows [B, L, d] and pool ids [B, M]; got {rows.shape} and {pool_ids.shape}")
+    if pool_ids.shape[1] < k:
+        raise ConfigError(f"a candidate pool of {pool_ids.shape[1]} cannot hold {k} distinct items")
+    return rows
+
+
 def distinct_within_pool(rows: np.ndarray, pool_ids: np.ndarray, item_emb: np.ndarray, k: int) -> list[list[int]]:
     """k distinct items per set, each set's rows grounded among its own candidate pool only.
 
@@ -53,11 +63,7 @@ def distinct_within_pool(rows: np.ndarray, pool_ids: np.ndarray, item_emb: np.nd
     top-M). Every row ranks all M candidates by inner product and the rows take turns as in
     ``distinct_from_candidates``; the set stays inside the pool, the rows choose where in it.
     """
-    rows = np.asarray(rows, dtype=np.float32)
-    if rows.ndim != 3 or pool_ids.ndim != 2 or len(rows) != len(pool_ids):
-        raise DataError(f"distinct_within_pool expects rows [B, L, d] and pool ids [B, M]; got {rows.shape} and {pool_ids.shape}")
-    if pool_ids.shape[1] < k:
-        raise ConfigError(f"a candidate pool of {pool_ids.shape[1]} cannot hold {k} distinct items")
+    rows = checked_rows_and_pool(rows, pool_ids, k, "distinct_within_pool")
     out = []
     for set_rows, ids in zip(rows, pool_ids):
         scores = set_rows @ item_emb[ids].T                                  # [L, M]

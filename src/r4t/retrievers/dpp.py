@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from r4t.catalog.blas_threads import serial_blas
+from r4t.catalog.grounding import checked_rows_and_pool
 from r4t.data.prepare import PreparedData
-from r4t.errors import ConfigError, DataError
-from r4t.retrievers.base import Retriever, retrievers
+from r4t.errors import ConfigError
+from r4t.retrievers.base import DPP_POOL, Retriever, retrievers
 
 
 def _conditional_state(kernel: np.ndarray, selected: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,19 +93,15 @@ def rows_dpp(rows: np.ndarray, pool_ids: np.ndarray, item_emb: np.ndarray, alpha
     learns where an intent's items are (its sets align better than dense top-k's) but not how
     to spread over an unseen intent's interpretations; DPP spreads but ranks by the query alone.
     """
-    rows = np.asarray(rows, dtype=np.float32)
-    if rows.ndim != 3 or pool_ids.ndim != 2 or len(rows) != len(pool_ids):
-        raise DataError(f"rows_dpp expects rows [B, L, d] and pool ids [B, M]; got {rows.shape} and {pool_ids.shape}")
-    if pool_ids.shape[1] < k:
-        raise ConfigError(f"a candidate pool of {pool_ids.shape[1]} cannot hold {k} distinct items")
+    rows = checked_rows_and_pool(rows, pool_ids, k, "rows_dpp")
     unit = rows / np.linalg.norm(rows, axis=-1, keepdims=True).clip(1e-12)
     out = []
     for set_rows, ids in zip(unit, pool_ids):
+        candidates = item_emb[ids]
         with serial_blas(float(len(ids)) * set_rows.size):
-            learned = (item_emb[ids] @ set_rows.T).max(axis=1)  # each candidate's best match among the rows
+            learned = (candidates @ set_rows.T).max(axis=1)  # each candidate's best match among the rows
         order = np.argsort(-learned, kind="stable")  # dpp_select completes an early stop by this ranking
-        ranked = ids[order]
-        out.append([int(ranked[p]) for p in dpp_select(item_emb[ranked], learned[order], alpha, k)])
+        out.append([int(ids[order[p]]) for p in dpp_select(candidates[order], learned[order], alpha, k)])
     return out
 
 
@@ -113,7 +110,7 @@ class DPP(Retriever):
     """DPP greedy MAP re-ranking of the top-``pool_size`` dense candidates."""
 
     def __init__(
-        self, data: PreparedData, alpha: float = 5.0, pool_size: int = 100, epsilon: float = 1e-10, window: int | None = None
+        self, data: PreparedData, alpha: float = 5.0, pool_size: int = DPP_POOL, epsilon: float = 1e-10, window: int | None = None
     ) -> None:
         super().__init__(data)
         if pool_size < 1 or epsilon < 0 or (window is not None and window < 1):

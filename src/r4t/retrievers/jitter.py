@@ -67,7 +67,7 @@ class QueryJitter(Retriever):
 
                 from r4t.diffusion.generate import repel_rows
 
-                rows = [repel_rows(torch.from_numpy(r)[None], self.repulsion)[0].numpy() for r in rows]
+                rows = list(repel_rows(torch.from_numpy(np.stack(rows)), self.repulsion).numpy())  # each set on its own
             return rows
 
     def retrieve_indices_for(self, texts: Sequence[str], query_emb: np.ndarray | None, k: int) -> list[list[int]]:

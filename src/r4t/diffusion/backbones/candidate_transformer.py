@@ -67,19 +67,9 @@ class CandidateTransformer(CoherentTransformer):
         tokens = self.cand(scale_condition(items)) + self.rank
         return torch.where(cond_mask[:, None, None], tokens, self.null_cand.expand_as(tokens))
 
-    def _run(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor,
-             tokens: torch.Tensor) -> torch.Tensor:
-        t = self.noise(noise)
-        c = torch.where(cond_mask[:, None], self.cond(scale_condition(cond)), self.null_cond.expand(len(cond), -1))
-        context = torch.cat([c[:, None], t[:, None], tokens], dim=1)  # query, noise, then the M candidates
-        h = self.inp(x)
-        for block in self.blocks:
-            h = block(h, context, t)
-        return self.out(self.out_norm(h))
-
     def forward(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
-        return self._run(x, noise, cond, cond_mask, self._candidate_tokens(cond, cond_mask))
+        return self.run(x, noise, cond, cond_mask, self._candidate_tokens(cond, cond_mask))
 
     def bind(self, cond: torch.Tensor, cond_mask: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         tokens = self._candidate_tokens(cond, cond_mask)  # one search and projection per sampling run
-        return lambda x, noise: self._run(x, noise, cond, cond_mask, tokens)
+        return lambda x, noise: self.run(x, noise, cond, cond_mask, tokens)

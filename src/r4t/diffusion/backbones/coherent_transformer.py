@@ -50,9 +50,17 @@ class CoherentTransformer(Backbone):
         self.out = nn.Linear(width, dim)
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor) -> torch.Tensor:
+        return self.run(x, noise, cond, cond_mask)
+
+    def run(self, x: torch.Tensor, noise: torch.Tensor, cond: torch.Tensor, cond_mask: torch.Tensor,
+            extra_context: torch.Tensor | None = None) -> torch.Tensor:
+        """``forward``, with optional context tokens [B, M, width] after the query and noise tokens
+        (``candidate_transformer`` adds the query's catalog neighbourhood there)."""
         t = self.noise(noise)
         c = torch.where(cond_mask[:, None], self.cond(scale_condition(cond)), self.null_cond.expand(len(cond), -1))
         context = torch.stack([c, t], dim=1)  # the query token and the noise token
+        if extra_context is not None:
+            context = torch.cat([context, extra_context], dim=1)
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, context, t)
