@@ -103,13 +103,25 @@ class RLConfig:
     # at all ("none", the Dr. GRPO paper's choice: removes a per-query difficulty weighting, but within-group spreads
     # of ~0.02 then give ~50x smaller steps at the same learning rate).
     scale_rewards: str = option("group", choices=("group", "batch", "none"))
+    # reward_on: served only. The served set the reward scores is the one fanout_lm serves with the same
+    # options: each sub-query searched from between it and the query (``anchor``, as synth.anchor), and
+    # grounded to the nearest distinct items or by rows_dpp (DPP over the query's top-100, quality
+    # exp(alpha max cos(item, sub-query)); ``alpha`` as the benchmark's dpp_alpha).
+    anchor: float = option(0.0, min=0.0, max=0.99)
+    grounding: str = option("nearest", choices=("nearest", "rows_dpp"))
+    alpha: float = option(5.0, min=0.0)
+
+    def __post_init__(self) -> None:
+        if self.reward_on != "served" and (self.anchor or self.grounding != "nearest"):
+            raise ConfigError("rl.anchor and rl.grounding choose how the served set is grounded: they need rl.reward_on: served")
 
     def cache_key(self) -> dict[str, Any]:
         """The fields that name the RL cache (fields added later only when set)."""
         return cache_key(self, ADDED_RL_FIELDS)
 
 
-ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32", "scale_rewards": "group", "eval_samples": 1}
+ADDED_RL_FIELDS = {"reward_on": "subqueries", "unparsable": "minimum", "precision": "32", "scale_rewards": "group", "eval_samples": 1,
+                   "anchor": 0.0, "grounding": "nearest", "alpha": 5.0}
 
 
 @dataclass

@@ -1,6 +1,6 @@
 import pytest
 
-from r4t.errors import DataError
+from r4t.errors import ConfigError, DataError
 from r4t.fanout.grounding import FanoutGrounder
 from r4t.fanout.parsing import format_subqueries, parse_subqueries
 from r4t.rewards import build_reward
@@ -117,3 +117,55 @@ def test_pool_select_is_dpp_over_the_directions_hits(tiny_data):
     assert g.batch.item_ids == [pool_select(tiny_data, zq, grounder.encode(g.subqueries), 10, 3.0, 5)]
     with pytest.raises(DataError):
         FanoutGrounder(tiny_data, pool=(10, 3.0))  # pool needs served_k
+
+
+def test_rows_dpp_served_grounding_is_the_set_fanout_lm_serves_with_rows_dpp(tiny_data, tiny_policy_dir, monkeypatch):
+    """rl.grounding: rows_dpp with rl.anchor -- the reward reads exactly fanout_lm's rows_dpp set
+    for the same anchored sub-queries (the set RL is trained on is the set that is served)."""
+    import numpy as np
+
+    from r4t.retrievers import retrievers
+    from r4t.stage_configs import RLConfig
+
+    subs = ["smooth jazz piano", "rainy evening", "late night saxophone"]
+    query = tiny_data.catalog.queries_for(kind="open")[0].text
+    grounder = FanoutGrounder(tiny_data, max_subqueries=10, served_k=10, anchor=0.5, rows_dpp=3.0)
+    (g,) = grounder.ground([format_subqueries(subs)], [query])
+    r = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "anchor": 0.5, "grounding": "rows_dpp", "alpha": 3.0},
+                         data=tiny_data)
+    monkeypatch.setattr(r.policy, "sample", lambda texts, n, **kw: [[format_subqueries(subs)]])
+    assert g.batch.item_ids == r.retrieve_indices_for([query], tiny_data.embedder.encode([query]), 10)
+    nearest = FanoutGrounder(tiny_data, max_subqueries=10, served_k=10, anchor=0.5).ground([format_subqueries(subs)], [query])[0]
+    assert len(set(g.batch.item_ids[0])) == 10 and g.batch.item_ids != nearest.batch.item_ids  # DPP spreads differently
+    pool = set(tiny_data.item_index.search(tiny_data.embedder.encode([query]), 100)[1][0].tolist())
+    assert set(g.batch.item_ids[0]) <= pool
+    assert np.allclose(g.batch.item_emb[0].numpy(), tiny_data.item_emb[g.batch.item_ids[0]])
+    with pytest.raises(DataError, match="rows_dpp"):
+        FanoutGrounder(tiny_data, rows_dpp=3.0)  # needs served_k
+    # the RL section: the new fields keep old caches and need reward_on: served
+    assert "grounding" not in RLConfig().cache_key() and "anchor" not in RLConfig().cache_key()
+    key = RLConfig(reward_on="served", anchor=0.5, grounding="rows_dpp", alpha=3.0).cache_key()
+    assert (key["anchor"], key["grounding"], key["alpha"]) == (0.5, "rows_dpp", 3.0)
+    with pytest.raises(ConfigError, match="reward_on: served"):
+        RLConfig(grounding="rows_dpp")
+
+
+def test_grounder_attaches_the_curated_collections_of_the_query_own_split_only(tiny_data):
+    """curated_match reads the collections made for a query's theme; a training query never
+    reads a held-out intent's collections, and a held-out query only its own split's."""
+    from r4t.fanout.warmstart import theme_key
+
+    cat = tiny_data.catalog
+    grounder = FanoutGrounder(tiny_data, max_subqueries=10, served_k=5)
+    for split in ("train", "val"):
+        q = next(q for q in cat.queries_for(split, "open") if q.intent)
+        expected = [i for c in cat.collections if c.split == split and c.theme and theme_key(c.theme) == theme_key(q.intent) for i in c.items]
+        assert grounder.curated_items(q) == list(dict.fromkeys(expected))
+        other = {i for c in cat.collections if c.split != split for i in c.items} - {i for c in cat.collections if c.split == split for i in c.items}
+        assert not set(grounder.curated_items(q)) & other
+        (g,) = grounder.ground([format_subqueries(["smooth jazz piano", "rainy evening"])], [q.text], [q.qid])
+        if expected:
+            assert g.batch.curated_emb is not None and g.batch.curated_emb.shape[1] == len(set(expected))
+            out = build_reward({"components": {"curated_match": 1.0}})(g.batch)
+            assert 0.0 <= float(out.total[0]) <= 1.0
+    assert any(grounder.curated_items(q) for q in cat.queries_for("train", "open"))  # the tiny catalog has themed collections

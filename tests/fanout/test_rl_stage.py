@@ -93,6 +93,20 @@ def test_rl_trains_on_the_served_set_and_skips_parse_failures(tmp_path, capsys):
     assert (run / "final" / "model.safetensors").exists() and (run / "metrics.csv").exists()
 
 
+def test_rl_rewards_the_anchored_rows_dpp_set_fanout_lm_serves(tmp_path, capsys):
+    """rl.anchor + rl.grounding: rows_dpp reach the trainer's grounder (and name their own cache)."""
+    cfg = tmp_path / "rows_dpp.yaml"
+    cfg.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  steps: 1\n  reward_on: served\n  anchor: 0.5\n  grounding: rows_dpp\n  alpha: 3.0\n"))
+    assert main(["rl", "-c", str(cfg)]) == 0
+    assert "RL policy on the same val queries" in capsys.readouterr().out
+    (run,) = rl_dirs(tmp_path)
+    assert (run / "final" / "model.safetensors").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY_CONFIG.read_text().replace("  steps: 2\n", "  steps: 1\n  grounding: rows_dpp\n"))
+    assert main(["rl", "-c", str(bad)]) != 0
+    assert "reward_on: served" in capsys.readouterr().err
+
+
 def test_constrained_rl_has_no_parse_failures_and_serves_constrained(tmp_path, capsys):
     """policy.constrained: trl's own generate samples only well-formed fan-outs, and the saved
     policy decodes the same way when fanout_lm loads it (no flag needed there)."""

@@ -214,6 +214,28 @@ def test_fanout_lm_anchor_searches_from_between_sub_query_and_query(tiny_data, t
         retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "anchor": 1.0}, data=tiny_data)
 
 
+def test_fanout_lm_rows_dpp_is_dpp_over_the_query_pool_with_sub_query_quality(tiny_data, tiny_policy_dir, monkeypatch):
+    from r4t.retrievers.dpp import rows_dpp
+
+    queries = [q.text for q in tiny_data.catalog.queries_for(kind="open")[:2]]
+    fixed = lambda texts, n, **kw: [['<queries>["upbeat jazz", "mellow piano"]</queries>'], ["no json"]]  # noqa: E731
+    encode = tiny_data.embedder.encode
+    ids = tiny_data.catalog.item_ids
+    r = retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "anchor": 0.5, "grounding": "rows_dpp", "alpha": 3.0},
+                         data=tiny_data)
+    monkeypatch.setattr(r.policy, "sample", fixed)
+    got = r.retrieve(queries, 10)
+    q = encode(queries)
+    rows = 0.5 * q[:1] + 0.5 * encode(["upbeat jazz", "mellow piano"])
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    pool = tiny_data.item_index.search(q[:1], 100)[1]
+    assert got[0] == [ids[i] for i in rows_dpp(rows[None], pool, tiny_data.item_emb, 3.0, 10)[0]]
+    assert set(got[0]) <= {ids[i] for i in pool[0]} and len(set(got[0])) == 10  # inside the query's own top-100
+    assert got[1] == [ids[i] for i in tiny_data.item_index.search(q[1:], 10)[1][0]]  # unparsed: still dense top-k
+    with pytest.raises(ConfigError, match="grounding must be one of"):
+        retrievers.build({"name": "fanout_lm", "policy": str(tiny_policy_dir), "grounding": "pool"}, data=tiny_data)
+
+
 def test_best_of_n_returns_the_highest_reward_sample(tiny_data, tiny_policy_dir):
     from r4t.fanout.grounding import FanoutGrounder
     from r4t.rewards import build_reward

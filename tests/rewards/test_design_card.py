@@ -28,6 +28,24 @@ def test_coverage_is_monotone():
     assert all(b >= a - 1e-7 for a, b in zip(values, values[1:]))  # adding an item never lowers coverage
 
 
+def test_curated_match_known_values_mask_and_reward():
+    from r4t.rewards import build_reward
+    from r4t.rewards.base import SetBatch
+
+    curated = E[:2]
+    assert F.curated_match(E[:2], curated).item() == pytest.approx(1.0)  # the curated items themselves
+    assert F.curated_match(E[:1], curated).item() == pytest.approx(0.75)  # precise (1) but covers one of two (0.5)
+    assert F.curated_match(E[2:4], curated).item() == pytest.approx(0.0)  # orthogonal: neither precise nor covering
+    assert F.curated_match(torch.stack([E[0], E[2]]), curated).item() == pytest.approx(0.5)  # half precise, half covering
+    padded, mask = torch.stack([E[0], E[1], E[2]]), torch.tensor([True, True, False])
+    assert F.curated_match(E[2:3], padded, mask).item() == pytest.approx(0.0)  # padding never matches
+    reward = build_reward({"components": {"curated_match": 1.0}})
+    out = reward(SetBatch(item_emb=E[None, :1], curated_emb=curated[None]))
+    assert float(out.total[0]) == pytest.approx(0.75)
+    with pytest.raises(Exception, match="curated_emb"):
+        reward(SetBatch(item_emb=E[None, :1]))  # a query without curated collections cannot be scored
+
+
 def test_complementarity_known_values():
     roles = torch.tensor([0, 1, 2, 2])
     assert F.complementarity(E, roles).item() == pytest.approx(0.75)  # 3 distinct slots of 4, no duplicates

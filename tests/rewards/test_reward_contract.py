@@ -10,7 +10,7 @@ B, K, D = 3, 5, 8
 ARGS = {"complementarity": {"role_attribute": "slot"}}
 RANGES = {"groundedness": (-1, 1), "vendi_diversity": (0, 1), "alignment": (-1, 1), "reference_recall": (0, 1),
           "coverage": (0, 1), "complementarity": (0, 1), "coherence": (-1, 1), "composite": (-1, 1),
-          "logdet_diversity": (-13.9, 1e-5)}
+          "logdet_diversity": (-13.9, 1e-5), "curated_match": (0, 1)}
 
 
 def batch(seed=0):
@@ -20,6 +20,7 @@ def batch(seed=0):
         query_emb=unit(B, D), subquery_emb=unit(B, K, D), item_emb=unit(B, K, D),
         item_ids=[list(range(K))] * B, retrieved_ids=[[[i, i + 10] for i in range(K)]] * B, reference_ids=[[0, 1, 2, 99]] * B,
         target_emb=unit(B, 4, D), target_mask=torch.ones(B, 4, dtype=torch.bool),
+        curated_emb=unit(B, 6, D), curated_mask=torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] * 5 + [False]]),
         item_attributes={"slot": torch.randint(0, 3, (B, K), generator=g)},
     )
 
@@ -29,6 +30,7 @@ def permute(b, perm):
         query_emb=b.query_emb, subquery_emb=b.subquery_emb[:, perm], item_emb=b.item_emb[:, perm],
         item_ids=[[r[i] for i in perm] for r in b.item_ids], retrieved_ids=[[r[i] for i in perm] for r in b.retrieved_ids],
         reference_ids=b.reference_ids, target_emb=b.target_emb, target_mask=b.target_mask,
+        curated_emb=b.curated_emb, curated_mask=b.curated_mask,
         item_attributes={a: v[:, perm] for a, v in b.item_attributes.items()},
     )
 
@@ -38,6 +40,7 @@ def one(b, i):
         query_emb=b.query_emb[i : i + 1], subquery_emb=b.subquery_emb[i : i + 1], item_emb=b.item_emb[i : i + 1],
         item_ids=b.item_ids[i : i + 1], retrieved_ids=b.retrieved_ids[i : i + 1], reference_ids=b.reference_ids[i : i + 1],
         target_emb=b.target_emb[i : i + 1], target_mask=b.target_mask[i : i + 1],
+        curated_emb=b.curated_emb[i : i + 1], curated_mask=b.curated_mask[i : i + 1],
         item_attributes={a: v[i : i + 1] for a, v in b.item_attributes.items()},
     )
 

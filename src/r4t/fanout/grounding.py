@@ -16,6 +16,7 @@ from r4t.catalog.catalog import Query
 from r4t.data.prepare import PreparedData
 from r4t.errors import DataError
 from r4t.fanout.parsing import parse_subqueries
+from r4t.fanout.warmstart import collections_by_theme, theme_key
 from r4t.rewards.base import SetBatch
 
 
@@ -68,10 +69,13 @@ class FanoutGrounder:
     the sub-queries' own vectors. ``pool`` (depth, alpha): the served set is instead what DPP
     selects (``dpp_select``, quality exp(alpha cos(item, query))) from the union of every
     direction's top-``depth`` items: the fan-out proposes, the set objective picks
-    (``pool_select``; benchmarks/results/synthesis_set_targets.md)."""
+    (``pool_select``; benchmarks/results/synthesis_set_targets.md). ``rows_dpp`` (alpha): the served set
+    is what ``fanout_lm`` serves with ``grounding: rows_dpp``: DPP over the query's dense top-100 with
+    quality exp(alpha max cos(item, direction)) (``r4t.retrievers.dpp.rows_dpp``)."""
 
     def __init__(self, data: PreparedData, max_subqueries: int = 10, depth: int = 1, cache_size: int = 200_000,
-                 served_k: int | None = None, anchor: float = 0.0, pool: tuple[int, float] | None = None) -> None:
+                 served_k: int | None = None, anchor: float = 0.0, pool: tuple[int, float] | None = None,
+                 rows_dpp: float | None = None) -> None:
         if depth < 1:
             raise DataError(f"grounding depth must be >= 1, got {depth}")
         if served_k is not None and not 1 <= served_k <= len(data.catalog):
@@ -81,10 +85,13 @@ class FanoutGrounder:
         if pool is not None and (pool[0] < 1 or pool[1] < 0 or served_k is None):
             raise DataError(f"grounding pool needs depth >= 1, alpha >= 0 and served_k; got {pool}, served_k {served_k}")
         self.data, self.max_subqueries, self.depth, self.served_k, self.anchor = data, max_subqueries, depth, served_k, float(anchor)
-        self.pool = pool
+        if rows_dpp is not None and (rows_dpp < 0 or served_k is None or pool is not None):
+            raise DataError(f"grounding rows_dpp needs alpha >= 0 and served_k, and excludes pool; got {rows_dpp}, {served_k}, {pool}")
+        self.pool, self.rows_dpp = pool, rows_dpp
         self._emb_cache: dict[str, np.ndarray] = {}
         self.cache_size = cache_size
         self._queries = {q.qid: (i, q) for i, q in enumerate(data.catalog.queries)}
+        self._by_theme: dict[str, dict[str, list[int]]] = {}  # split -> theme -> collection indices
         self._codes = {a: torch.from_numpy(np.unique(v, return_inverse=True)[1]) for a, v in data.catalog.attributes.items()}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
@@ -144,12 +151,20 @@ class FanoutGrounder:
 
     def served(self, directions: np.ndarray, query_emb: np.ndarray | None = None) -> list[int]:
         """The items ``fanout_lm`` serves for these sub-query vectors (its exact calls), or,
-        with ``pool``, what DPP selects from their hits (that needs ``query_emb``)."""
+        with ``pool``, what DPP selects from their hits, or with ``rows_dpp``, fanout_lm's rows_dpp set
+        (both need ``query_emb``)."""
         index = self.data.item_index
         assert self.served_k is not None, "served() needs a grounder built with served_k"
+        if (self.pool is not None or self.rows_dpp is not None) and query_emb is None:
+            raise DataError("pool and rows_dpp grounding need the query's vector")
+        if self.rows_dpp is not None:
+            from r4t.retrievers.base import DPP_POOL  # retrievers import this module: import at call time
+            from r4t.retrievers.dpp import rows_dpp
+
+            q = np.asarray(query_emb, dtype=np.float32).reshape(1, -1)
+            pool_ids = index.search(q, min(max(DPP_POOL, self.served_k), len(self.data.catalog)))[1]
+            return rows_dpp(np.atleast_2d(directions)[None], pool_ids, self.data.item_emb, self.rows_dpp, self.served_k)[0]
         if self.pool is not None:
-            if query_emb is None:
-                raise DataError("pool grounding needs the query's vector")
             return pool_select(self.data, np.asarray(query_emb).reshape(-1), directions, self.pool[0], self.pool[1], self.served_k)
         if len(directions) == 1:
             return index.search(directions, self.served_k)[1][0].tolist()
@@ -168,3 +183,14 @@ class FanoutGrounder:
         if query.interpretations:
             texts = [f"{query.text} {v}" for v in query.interpretations]
             batch.target_emb = torch.from_numpy(self.encode(texts))[None]
+        curated = self.curated_items(query)
+        if curated:
+            batch.curated_emb = torch.from_numpy(self.data.item_emb[curated])[None]
+
+    def curated_items(self, query: Query) -> list[int]:
+        """The items of the collections curated for ``query``'s theme, from its own split only (a
+        training query never reads a held-out intent's collections); empty when none exist."""
+        if query.split not in self._by_theme:
+            self._by_theme[query.split] = collections_by_theme(self.data.catalog, query.split)
+        cols = self._by_theme[query.split].get(theme_key(query.intent), []) if query.intent else []
+        return list(dict.fromkeys(i for n in cols for i in self.data.catalog.collections[n].items))

@@ -228,7 +228,8 @@ def _run_rl(data: PreparedData, policy_cfg: PolicyConfig, rl_cfg: RLConfig, rewa
     per_device = data_parallel_batch(rl_cfg, world)
     train_q, val_q = rl_queries(data.catalog, rl_cfg)
     grounder = FanoutGrounder(data, max_subqueries=policy_cfg.subqueries, depth=rl_cfg.depth if rl_cfg.regime == "wscr" else 1,
-                              served_k=policy_cfg.subqueries if rl_cfg.reward_on == "served" else None)
+                              served_k=policy_cfg.subqueries if rl_cfg.reward_on == "served" else None, anchor=rl_cfg.anchor,
+                              rows_dpp=rl_cfg.alpha if rl_cfg.grounding == "rows_dpp" else None)
     if main:  # evaluation, logs and files are rank 0's; with N processes each trains on 1/N of every step's batch
         before = evaluate_policy(policy, grounder, reward, val_q, rl_cfg.seed, rl_cfg.eval_samples)
         _log(f"warm-start policy on {len(val_q)} val queries"

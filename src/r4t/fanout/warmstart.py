@@ -10,7 +10,7 @@ set reward from there.
 from __future__ import annotations
 
 import random
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -63,6 +63,20 @@ def nearest_collections(catalog: Catalog, query_emb: np.ndarray, title_emb: np.n
     return {q.qid: [train[j] for j in order] for q, order in zip(queries, top)}
 
 
+def theme_key(theme: Mapping[str, Any]) -> str:
+    """One spelling of a theme (attribute -> values), so a query finds the collections made for it."""
+    return repr(sorted(theme.items()))
+
+
+def collections_by_theme(catalog: Catalog, split: str) -> dict[str, list[int]]:
+    """Indices of the ``split``'s collections by their theme (collections follow the queries' split)."""
+    by_theme: dict[str, list[int]] = {}
+    for n, c in enumerate(catalog.collections):
+        if c.split == split and c.theme:
+            by_theme.setdefault(theme_key(c.theme), []).append(n)
+    return by_theme
+
+
 def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], subqueries: int = 10, per_query: int = 4, seed: int = 0,
                     nearest: Mapping[str, list[int]] | None = None, phrase_keep: float = 0.8) -> list[tuple[str, str]]:
     """(prompt, completion) pairs from the training collections. A query's answers are the
@@ -70,13 +84,10 @@ def warmstart_pairs(catalog: Catalog, queries: Sequence[Query], subqueries: int 
     collections nearest to it (``nearest_collections``: every training query gets pairs);
     a query with neither is skipped."""
     rng = random.Random(seed)
-    by_theme: dict[str, list[int]] = {}
-    for n, c in enumerate(catalog.collections):
-        if c.split == "train" and c.theme:  # a held-out intent's curated sets never become training pairs
-            by_theme.setdefault(repr(sorted(c.theme.items())), []).append(n)
+    by_theme = collections_by_theme(catalog, "train")  # a held-out intent's curated sets never become training pairs
     pairs = []
     for q in queries:
-        cols = by_theme.get(repr(sorted(q.intent.items())), []) if q.intent else []
+        cols = by_theme.get(theme_key(q.intent), []) if q.intent else []
         if not cols and nearest is not None:
             cols = [n for n in nearest.get(q.qid, []) if catalog.collections[n].split == "train"]
         if not cols and q.reference:

@@ -20,6 +20,12 @@ A completion that does not parse is handled by the named ``fallback``:
 between it and the query q, as r4t_diffusion anchors its rows: on val it lifts the tiny
 policies' sets to dense top-k's judge level, not above it (benchmarks/results/fanout_anchor.md).
 
+``grounding`` ``"rows_dpp"`` (with ``alpha``) serves what ``r4t_diffusion``'s rows_dpp grounding serves
+for its rows, with the fan-out's (anchored) sub-query vectors as the rows: DPP over the query's dense
+top-100, each candidate's quality exp(alpha max cos(item, sub-query)). The fan-out says where the
+intent's items are, DPP spreads (``r4t.retrievers.dpp.rows_dpp``). A fan-out that did not parse still
+falls back to plain dense top-k.
+
 Only the failed queries are embedded (in the same encoder call as the sub-queries):
 ``retrieve`` does not encode the query texts up front, since a fan-out LM never needs
 their vectors otherwise (with ``anchor``, every query is embedded in that same call).
@@ -38,7 +44,7 @@ from r4t.errors import ConfigError, DataError
 from r4t.fanout.grounding import FanoutGrounder, anchored
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
-from r4t.retrievers.base import Retriever, retrievers
+from r4t.retrievers.base import DPP_POOL, Retriever, check_grounding, retrievers
 from r4t.rewards import build_reward
 
 FALLBACKS = ("dense_topk", "error")
@@ -66,10 +72,11 @@ class FanoutLM(Retriever):
     def __init__(self, data: PreparedData, policy: str, greedy: bool = False, temperature: float = 0.9,
                  max_new_tokens: int = 160, subqueries: int = 10, seed: int = 0, fallback: str = "dense_topk",
                  prompt_style: str | None = None, anchor: float = 0.0, constrained: bool | None = None,
-                 min_subqueries: int | None = None) -> None:
+                 min_subqueries: int | None = None, grounding: str = "nearest", alpha: float = 5.0) -> None:
         """``constrained`` (default: as the policy was trained, else false): decode only
         well-formed fan-outs (``r4t.fanout.constrained``), so no query falls back."""
         super().__init__(data)
+        self.grounding, self.alpha = check_grounding(grounding, alpha, "fanout_lm")
         if not 0.0 <= anchor < 1.0:
             raise ConfigError(f"fanout_lm anchor must be in [0, 1), got {anchor!r}")
         self.anchor = float(anchor)
@@ -107,12 +114,14 @@ class FanoutLM(Retriever):
         self.parse_failures += len(failed)
         self.parsed_log += [subs is not None for subs in subqueries]
         flat = [t for subs in subqueries if subs for t in subs]
-        need_own = failed if not self.anchor else list(range(len(texts)))  # anchoring reads every query's vector
+        # anchoring and rows_dpp read every query's vector
+        need_own = list(range(len(texts))) if self.anchor or self.grounding == "rows_dpp" else failed
         own_texts = [texts[n] for n in need_own] if query_emb is None else []
         with self.stage("encode"):
             emb = self.grounder.encode(flat + own_texts) if flat or own_texts else np.zeros((0, 0), dtype=np.float32)
             own_emb = np.atleast_2d(query_emb)[need_own] if query_emb is not None else emb[len(flat):]
         own = dict(zip(need_own, own_emb)) if need_own else {}
+        self._query_rows = own  # rows_dpp's pools are the queries' own top-100
         rows, cursor = [], 0
         for n, subs in enumerate(subqueries):
             if subs is None:
@@ -128,9 +137,27 @@ class FanoutLM(Retriever):
     def _ground(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
         # One direction (the dense fallback, or a one-line fan-out) is plain top-k, exactly
         # dense_topk's call, so the fallback rows are dense top-k's sets, ties included.
+        if self.grounding == "rows_dpp":
+            return self._ground_rows_dpp(directions, k)
         with self.stage("search"):
             return [self.data.item_index.search(d, k)[1][0].tolist() if len(d) == 1 else self.data.item_index.search_distinct(d, k)
                     for d in directions]
+
+    def _ground_rows_dpp(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
+        from r4t.retrievers.dpp import rows_dpp  # dpp imports the retriever base, as this module does
+
+        parsed = self.parsed_log[len(self.parsed_log) - len(directions):]
+        queries = np.stack([self._query_rows[n] for n in range(len(directions))]).astype(np.float32)
+        _, pools = self.candidates(queries, max(DPP_POOL, k))
+        out = []
+        for n, rows in enumerate(directions):
+            if not parsed[n]:  # the fallback stays dense top-k's exact call, as with nearest grounding
+                with self.stage("search"):
+                    out.append(self.data.item_index.search(queries[n : n + 1], k)[1][0].tolist())
+                continue
+            with self.stage("rerank"):
+                out += rows_dpp(rows[None], pools[n : n + 1], self.data.item_emb, self.alpha, k)
+        return out
 
     def clear_caches(self) -> None:
         self.grounder.clear_cache()

@@ -39,6 +39,8 @@ class SetBatch:
     reference_ids: list[list[int]] | None = None   # per set: the reference answer (WSCR)
     target_emb: torch.Tensor | None = None         # [B, m, d] the query's interpretations (coverage)
     target_mask: torch.Tensor | None = None        # [B, m] False where target_emb is padding
+    curated_emb: torch.Tensor | None = None        # [B, c, d] items of the curated collections made for the query's theme
+    curated_mask: torch.Tensor | None = None       # [B, c] False where curated_emb is padding
     item_attributes: dict[str, torch.Tensor] | None = None  # attribute -> [B, k] integer codes
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -1,4 +1,4 @@
-"""r4t's own set rewards beyond the paper: coverage, complementarity, coherence, log-det diversity."""
+"""r4t's own set rewards beyond the paper: coverage, curated match, complementarity, coherence, log-det diversity."""
 
 from __future__ import annotations
 
@@ -27,6 +27,20 @@ class Coverage(TermReward):
     def score(self, batch: SetBatch) -> torch.Tensor:
         assert batch.item_emb is not None and batch.target_emb is not None  # checked against ``needs``
         return F.coverage(batch.item_emb, batch.target_emb, batch.target_mask)
+
+
+@rewards.register("curated_match")
+class CuratedMatch(TermReward):
+    """How the set matches the catalog's curated collections for the query's theme (precision and
+    coverage, ``F.curated_match``). A training signal from the data users have (playlists, outfits
+    made for a theme), unlike the query-embedding proxies: the grounder attaches a query's
+    collections of its own split only, so training queries read training collections only."""
+
+    name, needs = "curated_match", ("item_emb", "curated_emb")
+
+    def score(self, batch: SetBatch) -> torch.Tensor:
+        assert batch.item_emb is not None and batch.curated_emb is not None  # checked against ``needs``
+        return F.curated_match(batch.item_emb, batch.curated_emb, batch.curated_mask)
 
 
 @rewards.register("complementarity")

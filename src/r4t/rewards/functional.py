@@ -107,6 +107,18 @@ def coverage(item_emb: torch.Tensor, target_emb: torch.Tensor, target_mask: torc
     return (best * mask).sum(-1) / mask.sum(-1).clamp_min(1.0)
 
 
+def curated_match(item_emb: torch.Tensor, curated_emb: torch.Tensor, curated_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """How well a set matches the curated collections made for its query: the mean of precision
+    (each item's best cosine to a curated item) and coverage (each curated item's best cosine to
+    the set, ``coverage``), both clamped at 0. A set of curated items scores 1 on precision; only a
+    set spread like the collections scores high on coverage. item_emb [.., k, d], curated_emb [.., c, d]."""
+    sim = (_unit(item_emb) @ _unit(curated_emb).transpose(-1, -2)).clamp_min(0.0)  # [.., k, c]
+    if curated_mask is not None:
+        sim = sim * curated_mask.to(sim.dtype).unsqueeze(-2)  # padding never matches
+    precision = sim.max(dim=-1).values.mean(-1)
+    return 0.5 * (precision + coverage(item_emb, curated_emb, curated_mask))
+
+
 def near_duplicate_share(item_emb: torch.Tensor, threshold: float = 0.95) -> torch.Tensor:
     """Share of items that have an earlier item with cosine >= threshold (0 = no near-duplicates)."""
     x = _unit(item_emb)
