@@ -158,12 +158,9 @@ class FanoutGrounder:
         if (self.pool is not None or self.rows_dpp is not None) and query_emb is None:
             raise DataError("pool and rows_dpp grounding need the query's vector")
         if self.rows_dpp is not None:
-            from r4t.retrievers.base import DPP_POOL  # retrievers import this module: import at call time
-            from r4t.retrievers.dpp import rows_dpp
+            from r4t.retrievers.dpp import rows_dpp_per_query  # retrievers import this module: import at call time
 
-            q = np.asarray(query_emb, dtype=np.float32).reshape(1, -1)
-            pool_ids = index.search(q, min(max(DPP_POOL, self.served_k), len(self.data.catalog)))[1]
-            return rows_dpp(np.atleast_2d(directions)[None], pool_ids, self.data.item_emb, self.rows_dpp, self.served_k)[0]
+            return rows_dpp_per_query(self.data, np.asarray(query_emb).reshape(1, -1), [directions], self.rows_dpp, self.served_k)[0]
         if self.pool is not None:
             return pool_select(self.data, np.asarray(query_emb).reshape(-1), directions, self.pool[0], self.pool[1], self.served_k)
         if len(directions) == 1:

@@ -105,6 +105,13 @@ def rows_dpp(rows: np.ndarray, pool_ids: np.ndarray, item_emb: np.ndarray, alpha
     return out
 
 
+def rows_dpp_per_query(data: PreparedData, query_emb: np.ndarray, rows: list[np.ndarray], alpha: float, k: int) -> list[list[int]]:
+    """``rows_dpp`` for sets whose row counts differ (fan-outs write 1..L sub-queries): each query's
+    pool is its dense top-``DPP_POOL`` (one batched search), each set's quality its own rows [L_b, d]."""
+    _, pools = data.item_index.search(np.atleast_2d(query_emb).astype(np.float32), min(max(DPP_POOL, k), len(data.catalog)))
+    return [rows_dpp(np.atleast_2d(r)[None], pools[n : n + 1], data.item_emb, alpha, k)[0] for n, r in enumerate(rows)]
+
+
 @retrievers.register("dpp")
 class DPP(Retriever):
     """DPP greedy MAP re-ranking of the top-``pool_size`` dense candidates."""

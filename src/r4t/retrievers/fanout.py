@@ -44,7 +44,7 @@ from r4t.errors import ConfigError, DataError
 from r4t.fanout.grounding import FanoutGrounder, anchored
 from r4t.fanout.parsing import parse_subqueries
 from r4t.fanout.policy import FanoutPolicy, GenerationSettings, load_policy
-from r4t.retrievers.base import DPP_POOL, Retriever, check_grounding, retrievers
+from r4t.retrievers.base import Retriever, check_grounding, retrievers
 from r4t.rewards import build_reward
 
 FALLBACKS = ("dense_topk", "error")
@@ -144,19 +144,20 @@ class FanoutLM(Retriever):
                     for d in directions]
 
     def _ground_rows_dpp(self, directions: list[np.ndarray], k: int) -> list[list[int]]:
-        from r4t.retrievers.dpp import rows_dpp  # dpp imports the retriever base, as this module does
+        from r4t.retrievers.dpp import rows_dpp_per_query  # dpp imports the retriever base, as this module does
 
         parsed = self.parsed_log[len(self.parsed_log) - len(directions):]
         queries = np.stack([self._query_rows[n] for n in range(len(directions))]).astype(np.float32)
-        _, pools = self.candidates(queries, max(DPP_POOL, k))
-        out = []
-        for n, rows in enumerate(directions):
-            if not parsed[n]:  # the fallback stays dense top-k's exact call, as with nearest grounding
-                with self.stage("search"):
-                    out.append(self.data.item_index.search(queries[n : n + 1], k)[1][0].tolist())
-                continue
+        ok = [n for n in range(len(directions)) if parsed[n]]
+        out: list[list[int]] = [[] for _ in directions]
+        if ok:
             with self.stage("rerank"):
-                out += rows_dpp(rows[None], pools[n : n + 1], self.data.item_emb, self.alpha, k)
+                for n, items in zip(ok, rows_dpp_per_query(self.data, queries[ok], [directions[n] for n in ok], self.alpha, k)):
+                    out[n] = items
+        with self.stage("search"):  # the fallback stays dense top-k's exact call, as with nearest grounding
+            for n in range(len(directions)):
+                if not parsed[n]:
+                    out[n] = self.data.item_index.search(queries[n : n + 1], k)[1][0].tolist()
         return out
 
     def clear_caches(self) -> None:
